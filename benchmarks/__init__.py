@@ -1,0 +1,1 @@
+"""Offline multi-task benchmarks, runners and speed scripts."""

@@ -1,0 +1,68 @@
+"""A small name -> object registry shared by every family (samplers, weightings, zoo)."""
+
+import difflib
+import fnmatch
+
+
+class Registry:
+    """Maps names to classes or factories, with wildcard listing and helpful errors.
+
+    Every family of the library (task samplers, weighting strategies, zoo models) owns one
+    `Registry`. Entries are added with the `register` decorator and looked up with `get`.
+
+    Args:
+        kind: what the registry holds, used in error messages (e.g. `"weighting"`).
+
+    Example:
+
+    >>> samplers = Registry("task sampler")
+    >>> @samplers.register("uniform")
+    ... class Uniform: ...
+    >>> samplers.get("uniform") is Uniform
+    True
+    """
+
+    def __init__(self, kind):
+        self.kind = kind
+        self._entries = {}
+        self._metadata = {}
+
+    def register(self, name, **metadata):
+        """Decorator that registers `obj` under `name` (with optional metadata)."""
+
+        def decorator(obj):
+            if name in self._entries and self._entries[name] is not obj:
+                raise ValueError(f"A {self.kind} named '{name}' is already registered.")
+            self._entries[name] = obj
+            self._metadata[name] = dict(metadata)
+            return obj
+
+        return decorator
+
+    def get(self, name):
+        """Returns the entry registered under `name`, or raises a `ValueError` listing close names."""
+        if name in self._entries:
+            return self._entries[name]
+        close = difflib.get_close_matches(str(name), list(self._entries), n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"Unknown {self.kind}: '{name}'.{hint} Available: {', '.join(sorted(self._entries))}."
+        )
+
+    def metadata(self, name):
+        """Returns the metadata dict given at registration."""
+        self.get(name)
+        return dict(self._metadata[name])
+
+    def names(self, pattern="*"):
+        """Sorted registered names matching a shell-style `pattern` (e.g. `"film*"`)."""
+        return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
+
+    def __contains__(self, name):
+        return name in self._entries
+
+    def __iter__(self):
+        return iter(self.names())
+
+    def __len__(self):
+        return len(self._entries)

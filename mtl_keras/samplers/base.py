@@ -1,0 +1,102 @@
+"""Base class of task samplers: which tasks a training step trains."""
+
+import keras
+import tensorflow as tf
+
+from mtl_keras.registry import Registry
+
+SAMPLERS = Registry("task sampler")
+
+
+class TaskSampler:
+    """Chooses the mini-batch of tasks `B ~ {T_i}` trained at each step.
+
+    A sampler defines a distribution over tasks, `probabilities(step)`, and draws
+    `tasks_per_step` distinct tasks from it. Draws are stateless: the randomness is derived from
+    `(seed, step)` with `tf.random.stateless_uniform`, so a run is reproducible and every replica
+    of a `tf.distribute` strategy draws the same tasks. Drawing `k` distinct tasks uses the
+    Gumbel-top-k trick (`argtop_k(log p_i + g_i)`, `g_i ~ Gumbel(0, 1)`): for `k = 1` task `i` is
+    drawn with probability exactly `p_i`; for `k = T` every task is trained every step.
+
+    Subclasses implement `probabilities(step)` with TensorFlow ops and `get_config`.
+    """
+
+    def configure(self, task_names):
+        """Called by the model with the ordered task names before training."""
+        self.task_names = list(task_names)
+        self.num_tasks = len(self.task_names)
+
+    def probabilities(self, step):
+        """Returns a float32 tensor `[T]` of task probabilities at training step `step`."""
+        raise NotImplementedError
+
+    def sample(self, step, tasks_per_step, seed=0):
+        """Returns a float32 0/1 mask `[T]` with exactly `tasks_per_step` ones.
+
+        Args:
+            step: the training step (an integer tensor, e.g. `optimizer.iterations`).
+            tasks_per_step: how many distinct tasks to draw (Python int, `1 <= k <= T`).
+            seed: integer seed; together with `step` it fixes the draw.
+
+        Returns:
+            Float32 tensor of shape `[T]`, 1.0 for the tasks drawn at this step.
+        """
+        num_tasks = self.num_tasks
+        if not 1 <= tasks_per_step <= num_tasks:
+            raise ValueError(
+                f"tasks_per_step must be between 1 and the number of tasks ({num_tasks}). "
+                f"Received: tasks_per_step={tasks_per_step}"
+            )
+        if tasks_per_step == num_tasks:
+            return tf.ones([num_tasks], tf.float32)
+        step = tf.cast(step, tf.int64)
+        uniform = tf.random.stateless_uniform(
+            [num_tasks], seed=tf.stack([tf.constant(seed, tf.int64), step]), minval=1e-20, maxval=1.0
+        )
+        gumbel = -tf.math.log(-tf.math.log(uniform))
+        logits = tf.math.log(tf.maximum(self.probabilities(step), 1e-30)) + gumbel
+        _, chosen = tf.math.top_k(logits, k=tasks_per_step)
+        return tf.reduce_sum(tf.one_hot(chosen, num_tasks, dtype=tf.float32), axis=0)
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def get(identifier):
+    """Returns a `TaskSampler` from a registered name, a config dict or an instance."""
+    if identifier is None:
+        identifier = "uniform"
+    if isinstance(identifier, TaskSampler):
+        return identifier
+    if isinstance(identifier, str):
+        return SAMPLERS.get(identifier)()
+    if isinstance(identifier, dict):
+        sampler = keras.saving.deserialize_keras_object(identifier)
+        if isinstance(sampler, TaskSampler):
+            return sampler
+    raise ValueError(f"Cannot interpret a task sampler from: {identifier!r}")
+
+
+def sizes_in_task_order(sizes, task_names, sampler):
+    """Returns data-set sizes as a list in task order, checking they are positive."""
+    if isinstance(sizes, dict):
+        missing = [t for t in task_names if t not in sizes]
+        extra = [t for t in sizes if t not in task_names]
+        if missing or extra:
+            raise ValueError(
+                f"{sampler}: sizes must name every task once. Missing: {missing}; unknown: {extra}"
+            )
+        sizes = [sizes[t] for t in task_names]
+    sizes = [float(s) for s in sizes]
+    if len(sizes) != len(task_names):
+        raise ValueError(
+            f"{sampler}: got {len(sizes)} sizes for {len(task_names)} tasks. Received: sizes={sizes}"
+        )
+    for name, size in zip(task_names, sizes):
+        if not size > 0:
+            raise ValueError(f"{sampler}: task '{name}' has a non-positive size. Received: size={size}")
+    return sizes

@@ -1,0 +1,62 @@
+"""Fixed task weights, the default."""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+
+
+@WEIGHTINGS.register("static")
+@keras.saving.register_keras_serializable(package="mtl_keras")
+class StaticWeighting(Weighting):
+    """Fixed weights: minimises `Σ_i ω_i L_i(θ, D_i)` with constant `ω_i`.
+
+    Args:
+        weights: `None` to use each `Task`'s own `weight` (equal weights by default), a list in
+            task order, or a dict by task name. Weights must be finite and `>= 0`.
+
+    Example:
+
+    >>> model.compile(optimizer="adam", weighting=StaticWeighting({"left": 1.0, "right": 0.5}))
+    """
+
+    adaptive = False
+
+    def __init__(self, weights=None, **kwargs):
+        super().__init__(**kwargs)
+        self.weights_spec = dict(weights) if isinstance(weights, dict) else (list(weights) if weights is not None else None)
+
+    def configure(self, tasks):
+        super().configure(tasks)
+        spec = self.weights_spec
+        if spec is None:
+            values = self.task_weights
+        elif isinstance(spec, dict):
+            unknown = sorted(set(spec) - set(self.task_names))
+            if unknown:
+                raise ValueError(f"StaticWeighting: weights name unknown tasks {unknown}. Tasks: {self.task_names}")
+            values = [spec.get(name, weight) for name, weight in zip(self.task_names, self.task_weights)]
+        else:
+            if len(spec) != self.num_tasks:
+                raise ValueError(
+                    f"StaticWeighting: got {len(spec)} weights for {self.num_tasks} tasks {self.task_names}. "
+                    f"Received: weights={spec}"
+                )
+            values = spec
+        for name, value in zip(self.task_names, values):
+            value = float(value)
+            if math.isnan(value) or math.isinf(value) or value < 0:
+                raise ValueError(f"StaticWeighting: task '{name}' has an invalid weight. Received: weight={value}")
+        self.values = [float(v) for v in values]
+
+    def loss_weights(self, losses, step):
+        return tf.constant(self.values, dtype=losses.dtype)
+
+    def combine_gradients(self, grads, losses, step):
+        weights = tf.constant(self.values, dtype=grads.dtype)
+        return tf.linalg.matvec(grads, weights, transpose_a=True), weights
+
+    def get_config(self):
+        return {**super().get_config(), "weights": self.weights_spec}

@@ -1,0 +1,1 @@
+"""The model zoo: named multi-task models (`create_model`, `list_models`)."""
