@@ -423,23 +423,28 @@ class MultiTaskModel(keras.Model):
         return [by_id[id(v)] for v in self.trainable_variables], weights, objective
 
     def _apply(self, grads, variables, sampled):
+        """Applies the update; each task's own variables move only when the task is sampled."""
         if not self.task_optimizers:
             self.optimizer.apply(grads, variables)
             return
         by_id = dict(zip((id(v) for v in variables), grads))
         task_ids = set()
-        for i, opt in enumerate(self.task_optimizers):
+        per_task = []
+        for i in range(len(self.tasks)):
             task_vars = self.task_variables(i)
             task_ids |= {id(v) for v in task_vars}
-            task_grads = [by_id[id(v)] for v in task_vars]
-
-            def apply_task(opt=opt, task_grads=task_grads, task_vars=task_vars):
-                opt.apply(task_grads, task_vars)
-                return tf.constant(True)
-
-            tf.cond(sampled[i] > 0, apply_task, lambda: tf.constant(False))
+            per_task.append(([by_id[id(v)] for v in task_vars], task_vars))
         rest = [(g, v) for g, v in zip(grads, variables) if id(v) not in task_ids]
         self.optimizer.apply([g for g, _ in rest], [v for _, v in rest])
+        if tf.distribute.has_strategy() and tf.distribute.in_cross_replica_context() is False:
+            # Under a tf.distribute strategy an optimizer's update must not sit inside a `tf.cond`
+            # in replica context: reduce the gradients and branch in cross-replica context.
+            tf.distribute.get_replica_context().merge_call(
+                _apply_task_updates_cross_replica, args=(self.task_optimizers, per_task, sampled)
+            )
+            return
+        for opt, (task_grads, task_vars), flag in zip(self.task_optimizers, per_task, tf.unstack(sampled)):
+            _apply_if(opt, task_grads, task_vars, flag)
 
     def _update_trackers(self, total, logged, counts, sampled, weights, penalty_values, prepared, raw):
         self._loss_tracker.update_state(total)
@@ -596,6 +601,37 @@ class MultiTaskModel(keras.Model):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _apply_if(optimizer, grads, variables, flag):
+    def apply():
+        optimizer.apply(grads, variables)
+        return tf.constant(True)
+
+    tf.cond(flag > 0, apply, lambda: tf.constant(False))
+
+
+def _apply_task_updates_cross_replica(strategy, optimizers, per_task, sampled):
+    """Cross-replica part of `_apply` under a `tf.distribute` strategy.
+
+    `optimizer.apply` cannot run inside a `tf.cond` there (it would `merge_call` from a branch),
+    so the gradients are summed over replicas here and the optimizer's own per-variable update
+    (Keras's `_distributed_tf_update_step`, the step `apply` itself ends with) runs in the branch.
+    """
+    flags = strategy.experimental_local_results(sampled)[0]
+    for i, (opt, (grads, variables)) in enumerate(zip(optimizers, per_task)):
+        reduced = strategy.extended.batch_reduce_to(
+            tf.distribute.ReduceOp.SUM, [(g, v.value) for g, v in zip(grads, variables)]
+        )
+
+        def apply(opt=opt, reduced=reduced, variables=variables):
+            clipped = opt._clip_gradients(reduced)
+            opt._apply_weight_decay(variables)
+            opt._distributed_tf_update_step(strategy, list(zip(clipped, [v.value for v in variables])), opt.learning_rate)
+            opt.iterations.assign_add(1)
+            return tf.constant(True)
+
+        tf.cond(flags[i] > 0, apply, lambda: tf.constant(False))
 
 
 def _normalise_shape(shape):

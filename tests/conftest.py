@@ -1,0 +1,31 @@
+"""Shared pytest set-up: quiet TensorFlow, two logical CPUs (for MirroredStrategy tests), markers."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPU devices so `tf.distribute.MirroredStrategy` tests run on one CPU machine. This must
+# happen before TensorFlow initialises its devices, i.e. before any test touches a tensor.
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+except RuntimeError:  # devices already initialised (e.g. by a plugin); distribution tests will skip
+    pass
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a slower test (multi-process, many steps); still run in CI")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """Each test starts from a cleared Keras session with a fixed seed."""
+    import keras
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    yield
