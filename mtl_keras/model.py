@@ -11,6 +11,7 @@ from mtl_keras import weighting as weighting_module
 from mtl_keras.callbacks import TerminateOnNaNTask
 from mtl_keras.layers.base import TaskAwareLayer
 from mtl_keras.layers.heads import TaskHeads
+from mtl_keras.metrics import ObjectiveMean, TaskMetrics
 from mtl_keras.task import Task, as_tasks
 
 
@@ -235,8 +236,11 @@ class MultiTaskModel(keras.Model):
         self.weighting = weighting_module.get(weighting)
         self.weighting.configure(self.tasks)
         self._compile_kwargs = dict(kwargs)
+        self._loss_tracker = ObjectiveMean([t.weight for t in self.tasks], name="loss")
         self._task_loss_fns = [t.build_loss() for t in self.tasks]
         self._task_loss_trackers = [keras.metrics.Mean(name=f"{t.name}_loss") for t in self.tasks]
+        for tracker in self._task_loss_trackers:
+            tracker._direction = "down"  # lets callbacks' mode="auto" minimise <task>_loss
         self._task_metrics = [t.build_metrics() for t in self.tasks]
         self._weight_trackers = (
             [keras.metrics.Mean(name=f"{t.name}_weight") for t in self.tasks] if self.weighting.adaptive else []
@@ -282,13 +286,13 @@ class MultiTaskModel(keras.Model):
     def metrics(self):
         if not self.compiled:
             return []
-        tracked = [self._loss_tracker]
+        tracked = []
         for loss_tracker, task_metrics in zip(self._task_loss_trackers, self._task_metrics):
             tracked.append(loss_tracker)
             tracked.extend(task_metrics)
         tracked.extend(self._weight_trackers)
         tracked.extend(getattr(self, "_penalty_trackers", []))
-        return tracked
+        return [self._loss_tracker, TaskMetrics(tracked, name="task_metrics")]
 
     # ------------------------------------------------------------------ losses
     def _prepare_labels(self, task, y, raw, sample_weight=None):
@@ -447,7 +451,8 @@ class MultiTaskModel(keras.Model):
             _apply_if(opt, task_grads, task_vars, flag)
 
     def _update_trackers(self, total, logged, counts, sampled, weights, penalty_values, prepared, raw):
-        self._loss_tracker.update_state(total)
+        if total is not None:
+            self._loss_tracker.update_state(total)
         for i, task in enumerate(self.tasks):
             if task.name not in prepared:
                 continue
@@ -468,10 +473,8 @@ class MultiTaskModel(keras.Model):
         present = tf.constant([1.0 if t.name in prepared else 0.0 for t in self.tasks])
         weights = tf.constant([t.weight for t in self.tasks])
         penalty, penalty_values = self._penalty()
-        replica = tf.distribute.get_replica_context()
-        num_replicas = replica.num_replicas_in_sync if replica is not None else 1
-        total = tf.reduce_sum(weights * present * losses) * num_replicas + penalty
-        self._update_trackers(total, logged, counts, present, weights, penalty_values, prepared, raw)
+        self._update_trackers(None, logged, counts, present, weights, penalty_values, prepared, raw)
+        self._loss_tracker.update_evaluation(logged * counts * present, counts * present, penalty)
         return self.get_metrics_result()
 
     def predict_step(self, data):

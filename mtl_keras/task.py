@@ -137,11 +137,11 @@ class Task:
                 return keras.losses.BinaryCrossentropy(from_logits=True, reduction=None)
             return keras.losses.MeanSquaredError(reduction=None)
         if isinstance(loss, keras.losses.Loss):
-            return loss.__class__.from_config({**loss.get_config(), "reduction": None})
+            return loss.call  # the unreduced, per-example computation of the loss object
         if isinstance(loss, (str, dict)):
             fn = keras.losses.get(loss)
             if isinstance(fn, keras.losses.Loss):
-                return fn.__class__.from_config({**fn.get_config(), "reduction": None})
+                return fn.call
             if self.kind != "regression" and "from_logits" in inspect.signature(fn).parameters:
                 return functools.partial(fn, from_logits=True)
             return fn
@@ -185,13 +185,13 @@ class Task:
             if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(valid, 1) == 0):
                 raise ValueError(
                     f"Task '{self.name}': classification labels must be integers. "
-                    f"Received dtype={labels.dtype} with value {valid.ravel()[0]!r}"
+                    f"Received dtype={labels.dtype} with value {valid.ravel()[0].item()!r}"
                 )
             bad = valid[(valid < 0) | (valid >= self.num_classes)]
             if bad.size:
                 raise ValueError(
                     f"Task '{self.name}': labels must be in [0, {self.num_classes}). "
-                    f"Received: label={bad.ravel()[0]!r}"
+                    f"Received: label={bad.ravel()[0].item()!r}"
                 )
             if labels.ndim > 2 or (labels.ndim == 2 and labels.shape[1] != 1):
                 raise ValueError(
@@ -201,7 +201,7 @@ class Task:
         elif self.kind == "binary":
             bad = valid[(valid != 0) & (valid != 1)]
             if bad.size:
-                raise ValueError(f"Task '{self.name}': binary labels must be 0 or 1. Received: label={bad.ravel()[0]!r}")
+                raise ValueError(f"Task '{self.name}': binary labels must be 0 or 1. Received: label={bad.ravel()[0].item()!r}")
             _check_width(self, labels)
         else:
             if not np.issubdtype(labels.dtype, np.number):

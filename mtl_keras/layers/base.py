@@ -53,5 +53,14 @@ class TaskAwareLayer(keras.layers.Layer):
         self.check_task_index(task_index)
         return []
 
+    def compute_output_spec(self, inputs, task_index=None, **kwargs):
+        # Keras's default would not pass `task_index` to `compute_output_shape`, so a symbolic call
+        # `layer(keras.Input(...), task_index=i)` would get the list of all tasks' shapes.
+        if type(self).compute_output_shape is keras.layers.Layer.compute_output_shape:
+            return super().compute_output_spec(inputs, task_index=task_index, **kwargs)
+        input_shape = keras.tree.map_structure(lambda t: tuple(t.shape), inputs)
+        output_shape = self.compute_output_shape(input_shape, task_index=task_index)
+        return keras.tree.map_shape_structure(lambda s: keras.KerasTensor(s, dtype=self.compute_dtype), output_shape)
+
     def get_config(self):
         return {**super().get_config(), "num_tasks": self.num_tasks}

@@ -1,0 +1,63 @@
+"""The logged multi-task objective (`loss` in the logs)."""
+
+import keras
+from keras import ops
+from keras.src.trainers.compile_utils import MetricsList
+
+
+class ObjectiveMean(keras.metrics.Metric):
+    """Tracks the logged `loss` of a `MultiTaskModel`.
+
+    In training it is the mean over steps of the objective that was minimised,
+    `Σ_{i∈B} ω_i L_i` plus penalties. In evaluation it is `Σ_i ω_i \\bar L_i + \\bar P`, built
+    from each task's mean loss over *its own* examples, so tasks with smaller evaluation sets
+    (padded and masked in one pass, see `mtl_keras.data`) are not diluted.
+
+    Args:
+        weights: the fixed task weights `ω_i` used in evaluation.
+        name: the metric name. Defaults to `"loss"`.
+    """
+
+    def __init__(self, weights, name="loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.task_weights = [float(w) for w in weights]
+        num_tasks = len(self.task_weights)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+        self.task_sums = self.add_variable(shape=(num_tasks,), initializer="zeros", name="task_sums")
+        self.task_counts = self.add_variable(shape=(num_tasks,), initializer="zeros", name="task_counts")
+        self.penalty_total = self.add_variable(shape=(), initializer="zeros", name="penalty_total")
+
+    def update_state(self, objective):
+        """Training: adds one step's objective."""
+        self.total.assign_add(ops.cast(objective, "float32"))
+        self.count.assign_add(1.0)
+
+    def update_evaluation(self, task_sums, task_counts, penalty):
+        """Evaluation: adds one batch's per-task loss sums and example counts, and the penalty."""
+        self.task_sums.assign_add(ops.cast(task_sums, "float32"))
+        self.task_counts.assign_add(ops.cast(task_counts, "float32"))
+        self.penalty_total.assign_add(ops.cast(penalty, "float32"))
+        self.count.assign_add(1.0)
+
+    def result(self):
+        weights = ops.convert_to_tensor(self.task_weights, "float32")
+        evaluation = ops.sum(weights * ops.divide_no_nan(self.task_sums, self.task_counts))
+        evaluation = evaluation + ops.divide_no_nan(self.penalty_total, self.count)
+        training = ops.divide_no_nan(self.total, self.count)
+        return ops.where(ops.sum(self.task_counts) > 0, evaluation, training)
+
+    def get_config(self):
+        return {**super().get_config(), "weights": self.task_weights}
+
+
+class TaskMetrics(MetricsList):
+    """The per-task trackers and metrics, as one container.
+
+    Keras callbacks (`EarlyStopping`, `ModelCheckpoint`, ...) in `mode="auto"` look for a
+    monitored metric's direction inside such containers, so `monitor="val_<task>_accuracy"`
+    works without `mode="max"`.
+    """
+
+    def result(self):
+        return self.get_result()
