@@ -74,7 +74,7 @@ def multitask_dataset(
     _check_task_names(names, tasks)
     sizes = {name: _batch_size_of(batch_size, name) for name in names}
     streams, counts = {}, {}
-    for i, name in enumerate(names):
+    for name in names:
         stream, count = _task_stream(name, data[name], tasks)
         streams[name], counts[name] = stream, count
     known = [counts[n] for n in names if counts[n] is not None]

@@ -314,8 +314,9 @@ class MultiTaskModel(keras.Model):
                 missing = tf.equal(tf.cast(y, tf.float32), float(task.missing_label))
             missing = tf.reduce_any(tf.reshape(missing, [batch, -1]), axis=-1)
             mask = mask * tf.cast(tf.logical_not(missing), tf.float32)
-        keep = tf.reshape(mask > 0, tf.concat([[batch], tf.ones([tf.rank(y) - 1], tf.int32)], axis=0))
-        y = tf.where(keep, y, tf.zeros_like(y))
+        if sample_weight is not None or task.missing_label is not None:
+            keep = tf.reshape(mask > 0, tf.concat([[batch], tf.ones([tf.rank(y) - 1], tf.int32)], axis=0))
+            y = tf.where(keep, y, tf.zeros_like(y))
         if task.kind == "classification":
             y = tf.reshape(tf.cast(y, "int32"), [batch])
             return y, y, mask
@@ -581,6 +582,22 @@ class MultiTaskModel(keras.Model):
             mean.assign(values.mean(axis=0).astype("float32"))
             std_var.assign(np.where(std > 0, std, 1.0).astype("float32"))
         self._label_scaling_adapted.assign(1)
+
+    def results_by_task(self, logs, prefix=""):
+        """Regroups flat logs (`{"a_loss": .., "a_accuracy": ..}`) into `{task: {metric: value}}`.
+
+        Args:
+            logs: a dict of logs, e.g. from `evaluate(..., return_dict=True)` or `History.history`.
+            prefix: a prefix of the keys, e.g. `"val_"`.
+        """
+        if not self.compiled:
+            raise RuntimeError("Compile the model first: the metric names come from compile().")
+        grouped = {}
+        for task, task_metrics in zip(self.tasks, self._task_metrics):
+            names = {"loss": f"{task.name}_loss"}
+            names.update({m.name[len(task.name) + 1 :]: m.name for m in task_metrics})
+            grouped[task.name] = {short: logs[prefix + full] for short, full in names.items() if prefix + full in logs}
+        return grouped
 
     # ------------------------------------------------------------------ config
     def get_config(self):

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+
+from mtl_keras import data as mtl_data
 from mtl_keras.benchmarks import datasets
 from mtl_keras.benchmarks.datasets import multi_digits, tfds_builders
 from mtl_keras.benchmarks.datasets.celeba_attributes import ATTRIBUTES
-
-from mtl_keras import data as mtl_data
 
 OFFLINE = ["gradnorm_scales", "mmoe_synthetic", "multi_digits"]
 REAL = ["celeba_attributes", "mnist_fashion", "multi_mnist_tfds"]
