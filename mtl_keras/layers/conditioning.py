@@ -2,7 +2,14 @@
 
 import keras
 
-from mtl_keras.layers._utils import broadcast_like, check_channels, check_task_ids, split_inputs, split_shapes, take_rows
+from mtl_keras.layers._utils import (
+    broadcast_like,
+    check_channels,
+    check_task_ids,
+    split_inputs,
+    split_shapes,
+    take_rows,
+)
 from mtl_keras.layers.base import TaskAwareLayer
 from mtl_keras.layers.task_embedding import TaskEmbedding
 

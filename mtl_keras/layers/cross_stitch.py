@@ -68,10 +68,10 @@ class CrossStitch(TaskAwareLayer):
     def build(self, input_shape):
         shapes = split_shapes(self, input_shape)
         if self.copies:
-            for copy, shape in zip(self.copies, shapes):
+            for copy, shape in zip(self.copies, shapes, strict=True):
                 if not copy.built:
                     copy.build(shape)
-            shapes = [tuple(copy.compute_output_spec(keras.KerasTensor(s)).shape) for copy, s in zip(self.copies, shapes)]
+            shapes = [tuple(copy.compute_output_spec(keras.KerasTensor(s)).shape) for copy, s in zip(self.copies, shapes, strict=True)]
         self.channels = shapes[0][-1]
         for i in range(self.num_tasks):
             row = self._initial_row(i, self.channels)
@@ -83,7 +83,7 @@ class CrossStitch(TaskAwareLayer):
     def _columns(self, inputs):
         features = split_inputs(self, inputs)
         if self.copies:
-            features = [copy(x) for copy, x in zip(self.copies, features)]
+            features = [copy(x) for copy, x in zip(self.copies, features, strict=True)]
         shapes = {tuple(f.shape[1:]) for f in features}
         if len(shapes) > 1:
             raise ValueError(f"{self.name}: the tasks' features must have the same shape. Received shapes: {sorted(shapes, key=str)}")
@@ -106,7 +106,7 @@ class CrossStitch(TaskAwareLayer):
     def compute_output_shape(self, input_shape, task_index=None):
         shapes = split_shapes(self, input_shape)
         if self.copies:
-            shapes = [tuple(copy.compute_output_spec(keras.KerasTensor(s)).shape) for copy, s in zip(self.copies, shapes)]
+            shapes = [tuple(copy.compute_output_spec(keras.KerasTensor(s)).shape) for copy, s in zip(self.copies, shapes, strict=True)]
         return shapes[0] if task_index is not None else [shapes[0]] * self.num_tasks
 
     def task_variables(self, task_index):

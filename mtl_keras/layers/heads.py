@@ -58,7 +58,7 @@ class TaskHeads(TaskAwareLayer):
 
     def build(self, input_shape):
         shapes = input_shape if isinstance(input_shape, (list, tuple)) and input_shape and isinstance(input_shape[0], (list, tuple)) else [input_shape] * self.num_tasks
-        for tower, shape in zip(self.towers, shapes):
+        for tower, shape in zip(self.towers, shapes, strict=True):
             tower.build(tuple(shape))
 
     def _head(self, h, task_index):

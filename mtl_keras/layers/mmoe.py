@@ -59,7 +59,7 @@ class MMoE(TaskAwareLayer):
         shapes = split_shapes(self, input_shape)
         for expert in self.experts:
             expert.build(shapes[0])
-        for gate, shape in zip(self.gates, shapes):
+        for gate, shape in zip(self.gates, shapes, strict=True):
             gate.build(shape)
         self.built = True
 
@@ -68,7 +68,7 @@ class MMoE(TaskAwareLayer):
         if task_index is not None:
             self.check_task_index(task_index)
             return keras.ops.softmax(self.gates[task_index](inputs), axis=-1)
-        return [keras.ops.softmax(gate(x), axis=-1) for gate, x in zip(self.gates, split_inputs(self, inputs))]
+        return [keras.ops.softmax(gate(x), axis=-1) for gate, x in zip(self.gates, split_inputs(self, inputs), strict=True)]
 
     def call(self, inputs, task_index=None):
         if task_index is not None:

@@ -40,7 +40,7 @@ class TaskSpecific(TaskAwareLayer):
         self.copies = make_copies(self.layer_config, self.num_tasks, prefix=self.name)
 
     def build(self, input_shape):
-        for copy, shape in zip(self.copies, split_shapes(self, input_shape)):
+        for copy, shape in zip(self.copies, split_shapes(self, input_shape), strict=True):
             if not copy.built:
                 copy.build(shape)
         self.built = True
@@ -49,12 +49,12 @@ class TaskSpecific(TaskAwareLayer):
         if task_index is not None:
             self.check_task_index(task_index)
             return self.copies[task_index](inputs)
-        return [copy(x) for copy, x in zip(self.copies, split_inputs(self, inputs))]
+        return [copy(x) for copy, x in zip(self.copies, split_inputs(self, inputs), strict=True)]
 
     def compute_output_shape(self, input_shape, task_index=None):
         if task_index is not None:
             return output_shape_of(self.copies[task_index], input_shape)
-        return [output_shape_of(copy, shape) for copy, shape in zip(self.copies, split_shapes(self, input_shape))]
+        return [output_shape_of(copy, shape) for copy, shape in zip(self.copies, split_shapes(self, input_shape), strict=True)]
 
     def task_variables(self, task_index):
         self.check_task_index(task_index)

@@ -157,8 +157,8 @@ def _assert_compatible_shapes(reference, actual, what):
     reference_flat = keras.tree.flatten(keras.tree.map_shape_structure(lambda s: _Shape(s), reference))
     actual_flat = keras.tree.flatten(keras.tree.map_shape_structure(lambda s: _Shape(s), actual))
     assert len(reference_flat) == len(actual_flat), f"{what}: {len(reference_flat)} outputs vs {len(actual_flat)}"
-    for ref, act in zip(reference_flat, actual_flat):
-        ok = len(ref.shape) == len(act.shape) and all(r is None or a is None or r == a for r, a in zip(ref.shape, act.shape))
+    for ref, act in zip(reference_flat, actual_flat, strict=True):
+        ok = len(ref.shape) == len(act.shape) and all(r is None or a is None or r == a for r, a in zip(ref.shape, act.shape, strict=True))
         assert ok, f"{what}: shape {ref.shape} vs {act.shape} (all: {reference} vs {actual})"
 
 
@@ -176,7 +176,7 @@ def _assert_equal_configs(actual, expected, what):
 
 
 def _training_step(layer, input_data, call_kwargs, rng):
-    before = [np.array(v) for v in layer.trainable_weights]
+    before = [keras.ops.convert_to_numpy(v) for v in layer.trainable_weights]
     with tf.GradientTape() as tape:
         outputs = keras.tree.flatten(layer(input_data, training=True, **call_kwargs))
         loss = 0.0
@@ -186,10 +186,10 @@ def _training_step(layer, input_data, call_kwargs, rng):
         if getattr(layer, "has_penalty", False):
             loss = loss + layer.penalty()
     grads = tape.gradient(loss, layer.trainable_weights)
-    pairs = [(g, v) for g, v in zip(grads, layer.trainable_weights) if g is not None]
+    pairs = [(g, v) for g, v in zip(grads, layer.trainable_weights, strict=True) if g is not None]
     assert pairs, f"No trainable weight of {layer.name} receives a gradient."
     keras.optimizers.SGD(learning_rate=0.1).apply([g for g, _ in pairs], [v for _, v in pairs])
-    changed = [not np.array_equal(b, np.array(v)) for b, v in zip(before, layer.trainable_weights)]
+    changed = [not np.array_equal(b, keras.ops.convert_to_numpy(v)) for b, v in zip(before, layer.trainable_weights, strict=True)]
     assert any(changed), f"A training step did not change any weight of {layer.name}."
 
 
@@ -210,8 +210,8 @@ def _saving_test(layer_cls, init_kwargs, input_data, tensor_kwargs, static_kwarg
     assert len(loaded.weights) == len(model.weights), f"Reloaded model has {len(loaded.weights)} weights, not {len(model.weights)}"
     actual = keras.tree.flatten(loaded(data))
     assert len(actual) == len(expected)
-    for a, e in zip(actual, expected):
+    for a, e in zip(actual, expected, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(e), atol=atol, err_msg="Outputs changed after .keras reload")
-    for original, reloaded in zip(model.layers, loaded.layers):
+    for original, reloaded in zip(model.layers, loaded.layers, strict=True):
         if getattr(original, "has_penalty", False):
             np.testing.assert_allclose(np.asarray(reloaded.penalty()), np.asarray(original.penalty()), rtol=1e-5, atol=atol)
