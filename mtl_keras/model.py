@@ -379,8 +379,14 @@ class MultiTaskModel(keras.Model):
         replica = tf.distribute.get_replica_context()
         num_replicas = replica.num_replicas_in_sync if replica is not None else 1
         gradient_level = self.weighting.uses_gradients
+        on_representation = gradient_level and getattr(self.weighting, "uses_representation", False)
+        representation = None
         with tf.GradientTape(persistent=gradient_level) as tape:
-            raw = self(x, training=True, raw=True)
+            if on_representation:
+                representation = self._shared_representation(x)
+                raw = dict(zip(self.task_names, self.heads(representation, training=True)))
+            else:
+                raw = self(x, training=True, raw=True)
             losses, logged, counts, prepared = self._task_losses(y, raw, sample_weight, sampled)
             penalty, penalty_values = self._penalty()
             extra = penalty + (tf.add_n(self.losses) if self.losses else 0.0)
@@ -390,7 +396,9 @@ class MultiTaskModel(keras.Model):
                 total = self.optimizer.scale_loss(objective + extra_scaled)
         variables = self.trainable_variables
         if gradient_level:
-            grads, weights, objective = self._gradient_level_grads(tape, losses, sampled, extra_scaled, step, num_replicas)
+            grads, weights, objective = self._gradient_level_grads(
+                tape, losses, sampled, extra_scaled, step, num_replicas, representation
+            )
             del tape
         else:
             grads = tape.gradient(total, variables)
@@ -398,15 +406,49 @@ class MultiTaskModel(keras.Model):
         self._update_trackers(objective * num_replicas + extra, logged, counts, sampled, weights, penalty_values, prepared, raw)
         return self.get_metrics_result()
 
-    def _gradient_level_grads(self, tape, losses, sampled, extra_scaled, step, num_replicas):
-        """Per-task gradients of the shared variables, combined by the weighting strategy."""
+    def _shared_representation(self, x):
+        """The body's output `Z` for representation-level gradient methods (shared input, shared body)."""
+        if self._is_per_task(x) or isinstance(self.body, TaskAwareLayer) or self.body is None:
+            raise ValueError(
+                f"Weighting '{self.weighting.name}' takes gradients with respect to the shared representation, "
+                "which needs one shared input and a fully shared body (a plain Keras layer or model). "
+                "Use the parameter-level variant of the strategy for multi-input or task-aware models."
+            )
+        return self.body(x, training=True)
+
+    def _gradient_level_grads(self, tape, losses, sampled, extra_scaled, step, num_replicas, representation=None):
+        """Per-task gradients of the shared variables (or representation), combined by the strategy.
+
+        With `representation=None` row `i` of the `[T, P]` matrix is `∇_{θ_sh} L_i`, summed over
+        replicas. With a representation `Z` it is `∇_Z L_i` (one backward pass through the heads
+        per task, one through the trunk in all); the combined direction `d` is then propagated
+        through the trunk with `∂Z/∂θ_sh · d`. Representation gradients are per replica.
+        """
         shared = self.shared_variables
         rows = []
         for i in range(len(self.tasks)):
+            if representation is not None:
+                task_grad = tape.gradient(losses[i] * sampled[i], representation, unconnected_gradients="zero")
+                rows.append(tf.reshape(tf.cast(task_grad, tf.float32), [-1]))
+                continue
             task_grads = tape.gradient(losses[i] * sampled[i], shared, unconnected_gradients="zero")
             rows.append(tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in task_grads], axis=0))
         matrix = tf.stack(rows)
         replica = tf.distribute.get_replica_context()
+        if representation is not None:
+            direction, weights = self.weighting.combine_gradients(matrix, losses * num_replicas, step)
+            direction = tf.reshape(tf.cast(direction, representation.dtype), tf.shape(representation))
+            weights = tf.stop_gradient(weights)
+            objective = tf.reduce_sum(weights * sampled * losses)
+            trunk_grads = tape.gradient(representation, shared, output_gradients=direction, unconnected_gradients="zero")
+            penalty_grads = tape.gradient(extra_scaled, shared, unconnected_gradients="zero")
+            shared_ids = {id(v) for v in shared}
+            others = [v for v in self.trainable_variables if id(v) not in shared_ids]
+            other_grads = tape.gradient(objective + extra_scaled, others, unconnected_gradients="zero")
+            by_id = dict(zip((id(v) for v in others), other_grads))
+            for v, g, pg in zip(shared, trunk_grads, penalty_grads):
+                by_id[id(v)] = g + pg
+            return [by_id[id(v)] for v in self.trainable_variables], weights, objective
         if num_replicas > 1:
             matrix = replica.all_reduce(tf.distribute.ReduceOp.SUM, matrix)
             global_losses = replica.all_reduce(tf.distribute.ReduceOp.SUM, losses)
