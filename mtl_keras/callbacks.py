@@ -38,3 +38,24 @@ class TerminateOnNaNTask(keras.callbacks.Callback):
                 if self.raise_error:
                     raise FloatingPointError(message)
                 return
+
+
+class SyncDataPosition(keras.callbacks.Callback):
+    """Starts every epoch of a step-indexed stream at the model's current step.
+
+    `mtl_keras.data.multitask_dataset` streams are indexed by the training step (the batch at
+    step `s` depends only on the seed and `s`). At each epoch start this callback sets the
+    stream's position to `optimizer.iterations`, so training restored from a checkpoint (e.g. by
+    `keras.callbacks.BackupAndRestore`) continues with exactly the batches an uninterrupted run
+    would have used. `MultiTaskModel.fit` adds it for such streams.
+
+    Args:
+        position: the stream's position variable (`dataset.mtl_position`).
+    """
+
+    def __init__(self, position):
+        super().__init__()
+        self.position = position
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.position.assign(int(self.model.optimizer.iterations.numpy()))

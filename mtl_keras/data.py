@@ -90,6 +90,13 @@ def multitask_dataset(
                 stream = stream.concatenate(_padding(stream, longest - counts[name]))
             batched[name] = stream.batch(max(sizes.values()))
         return _zip(batched).prefetch(AUTOTUNE)
+    if steps_per_epoch is None and known:
+        steps_per_epoch = max(math.ceil(counts[n] / sizes[n]) for n in names if counts[n] is not None)
+    if steps_per_epoch is not None and (int(steps_per_epoch) != steps_per_epoch or steps_per_epoch < 1):
+        raise ValueError(f"steps_per_epoch must be a positive integer. Received: steps_per_epoch={steps_per_epoch}")
+    arrays = {name: _arrays_of(data[name]) for name in names}
+    if all(a is not None for a in arrays.values()):
+        return _indexed_stream(arrays, sizes, int(steps_per_epoch), seed, shuffle)
     batched = {}
     for i, name in enumerate(names):
         stream = streams[name]
@@ -98,11 +105,7 @@ def multitask_dataset(
             stream = stream.shuffle(buffer, seed=seed + i, reshuffle_each_iteration=True)
         batched[name] = stream.repeat().batch(sizes[name], drop_remainder=True)
     dataset = _zip(batched)
-    if steps_per_epoch is None and known:
-        steps_per_epoch = max(math.ceil(counts[n] / sizes[n]) for n in names if counts[n] is not None)
     if steps_per_epoch is not None:
-        if int(steps_per_epoch) != steps_per_epoch or steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be a positive integer. Received: steps_per_epoch={steps_per_epoch}")
         dataset = dataset.take(int(steps_per_epoch))
     return dataset.prefetch(AUTOTUNE)
 
@@ -240,6 +243,70 @@ def _task_stream(name, item, tasks):
     if isinstance(task, Task):
         task.check_labels(y)
     return tf.data.Dataset.from_tensor_slices((x, _as_labels(y), w)), n
+
+
+def _arrays_of(item):
+    """`(x, y, w)` arrays of an array-given task (as `_task_stream` made them), or None for a Dataset."""
+    if isinstance(item, tf.data.Dataset):
+        return None
+    x, y = _as_inputs(item[0]), _as_labels(item[1])
+    n = len(y)
+    w = np.ones(n, "float32") if len(item) == 2 else np.asarray(item[2], "float32").reshape(-1)
+    return x, y, w
+
+
+def _permutation(n, seed, epoch, shuffle):
+    if not shuffle:
+        return tf.range(n, dtype=tf.int64)
+    keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+    return tf.cast(tf.argsort(keys, stable=True), tf.int64)
+
+
+def _indexed_stream(arrays, sizes, steps_per_epoch, seed, shuffle):
+    """A training stream whose batch at step `s` depends only on `(seed, s)`.
+
+    Task `i` walks through its examples epoch by epoch, epoch `e` in the order of a permutation
+    drawn from `(seed + i, e)`; step `s` takes its examples `s·b_i ... (s+1)·b_i - 1` of that
+    walk. Each pass over the returned data set (a Keras epoch) starts at the step held in the
+    variable `dataset.mtl_position` and advances it by `steps_per_epoch`; `MultiTaskModel.fit`
+    sets it from the optimizer's step count at every epoch start, so a run restored from a
+    checkpoint (`keras.callbacks.BackupAndRestore`) sees exactly the batches an uninterrupted run
+    would have seen.
+    """
+    names = list(arrays)
+    position = tf.Variable(0, dtype=tf.int64, trainable=False, name="mtl_data_position")
+    constants = {name: tuple(tf.constant(a) if not isinstance(a, dict) else {k: tf.constant(v) for k, v in a.items()}
+                             for a in arrays[name]) for name in names}
+    counts = {name: len(arrays[name][1]) for name in names}
+
+    def one_pass(_):
+        start = position.assign_add(steps_per_epoch) - steps_per_epoch
+        index_streams = []
+        for i, name in enumerate(names):
+            n, b = counts[name], sizes[name]
+            first = start * b
+
+            def epoch_indices(epoch, n=n, i=i):
+                return tf.data.Dataset.from_tensor_slices(_permutation(n, seed + i, epoch, shuffle))
+
+            index_streams.append(
+                tf.data.Dataset.range(first // n, 2**62).flat_map(epoch_indices).skip(first % n).batch(b, drop_remainder=True)
+            )
+        return tf.data.Dataset.zip(tuple(index_streams)).take(steps_per_epoch)
+
+    def gather(*indices):
+        parts = {}
+        for name, index in zip(names, indices):
+            parts[name] = tuple(
+                {k: tf.gather(v, index) for k, v in c.items()} if isinstance(c, dict) else tf.gather(c, index)
+                for c in constants[name]
+            )
+        return ({n: p[0] for n, p in parts.items()}, {n: p[1] for n, p in parts.items()}, {n: p[2] for n, p in parts.items()})
+
+    dataset = tf.data.Dataset.from_tensors(0).flat_map(one_pass).map(gather, num_parallel_calls=AUTOTUNE, deterministic=True)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps_per_epoch)).prefetch(AUTOTUNE)
+    dataset.mtl_position = position
+    return dataset
 
 
 def _padding(stream, count):

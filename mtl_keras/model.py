@@ -8,7 +8,7 @@ from keras.src.trainers.data_adapters import data_adapter_utils
 
 from mtl_keras import samplers as samplers_module
 from mtl_keras import weighting as weighting_module
-from mtl_keras.callbacks import TerminateOnNaNTask
+from mtl_keras.callbacks import SyncDataPosition, TerminateOnNaNTask
 from mtl_keras.layers.base import TaskAwareLayer
 from mtl_keras.layers.heads import TaskHeads
 from mtl_keras.metrics import ObjectiveMean, TaskMetrics
@@ -404,7 +404,7 @@ class MultiTaskModel(keras.Model):
             grads = tape.gradient(total, variables)
         self._apply(grads, variables, sampled)
         self._update_trackers(objective * num_replicas + extra, logged, counts, sampled, weights, penalty_values, prepared, raw)
-        return self.get_metrics_result()
+        return self._step_logs()
 
     def _shared_representation(self, x):
         """The body's output `Z` for representation-level gradient methods (shared input, shared body)."""
@@ -415,6 +415,14 @@ class MultiTaskModel(keras.Model):
                 "Use the parameter-level variant of the strategy for multi-input or task-aware models."
             )
         return self.body(x, training=True)
+
+    def _step_logs(self):
+        logs = self.get_metrics_result()
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces per-step logs across workers with a MEAN over axis 0, which fails on
+            # scalars (tensorflow/tensorflow#72388): give each value a leading axis of 1.
+            logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
+        return logs
 
     def _gradient_level_grads(self, tape, losses, sampled, extra_scaled, step, num_replicas, representation=None):
         """Per-task gradients of the shared variables (or representation), combined by the strategy.
@@ -518,7 +526,7 @@ class MultiTaskModel(keras.Model):
         penalty, penalty_values = self._penalty()
         self._update_trackers(None, logged, counts, present, weights, penalty_values, prepared, raw)
         self._loss_tracker.update_evaluation(logged * counts * present, counts * present, penalty)
-        return self.get_metrics_result()
+        return self._step_logs()
 
     def predict_step(self, data):
         x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
@@ -565,6 +573,14 @@ class MultiTaskModel(keras.Model):
         if self.compiled:
             self._build_optimizers()
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras builds a model under a strategy from one (reduced) batch; MultiTaskModel is built
+        # from the data's spec in fit(), and reducing a dict batch fails under
+        # MultiWorkerMirroredStrategy, so skip it when there is nothing left to build.
+        if self.built and self.optimizer is not None and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def fit(self, x=None, y=None, *args, callbacks=None, terminate_on_nan=True, **kwargs):
         """Trains like `keras.Model.fit`, after checking the data against the tasks.
 
@@ -586,6 +602,8 @@ class MultiTaskModel(keras.Model):
         callbacks = list(callbacks or [])
         if terminate_on_nan and not any(isinstance(c, TerminateOnNaNTask) for c in callbacks):
             callbacks.append(TerminateOnNaNTask())
+        if hasattr(x, "mtl_position"):
+            callbacks.insert(0, SyncDataPosition(x.mtl_position))
         return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
