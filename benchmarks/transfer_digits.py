@@ -10,7 +10,7 @@ taken from the other training images) without the source data. Compared, on the 
 - fine-tune: everything trained from the pre-trained weights with a smaller learning rate;
 - fine-tune + ULMFiT: discriminative rates (decay 2.6 per layer group) and gradual unfreezing.
 
-Run: `python benchmarks/transfer_digits.py [--target-examples 100] [--seeds 2]`.
+Run: `python benchmarks/transfer_digits.py [--target-examples 50] [--seeds 3]`.
 """
 
 import argparse
@@ -86,8 +86,8 @@ def run(target_examples, seed, source_epochs, target_epochs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target-examples", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--target-examples", type=int, default=50)
+    parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--source-epochs", type=int, default=12)
     parser.add_argument("--target-epochs", type=int, default=30)
     args = parser.parse_args(argv)
