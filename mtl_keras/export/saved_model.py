@@ -1,0 +1,235 @@
+"""`export_saved_model`: a `MultiTaskModel` as a versioned SavedModel for TensorFlow Serving."""
+
+import json
+import os
+import shutil
+import uuid
+
+import keras
+import tensorflow as tf
+
+from mtl_keras.export import signatures as signatures_module
+
+#: File (under `<version>/assets.extra/`) describing the export: tasks and signatures.
+METADATA_FILE = "mtl_keras_export.json"
+#: Version of the layout of the export (signature names, input names, metadata).
+FORMAT_VERSION = 1
+
+
+class VersionExistsError(FileExistsError, ValueError):
+    """The version directory of an export already exists (pass `overwrite=True` to replace it)."""
+
+
+def load_model(path):
+    """Loads a `MultiTaskModel` from a `.keras` file (with the zoo's layers registered).
+
+    Args:
+        path: path of a `.keras` file saved by `model.save(...)`.
+    """
+    from mtl_keras.model import MultiTaskModel
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"No model file at '{path}'. Expected a .keras file saved with model.save(...).")
+    try:  # registers the zoo's blocks (TaskStack, ResidualBlock) for deserialization
+        import mtl_keras.zoo  # noqa: F401
+    except ImportError:
+        pass
+    model = keras.saving.load_model(path, compile=False)
+    if not isinstance(model, MultiTaskModel):
+        raise ValueError(f"'{path}' holds a {type(model).__name__}, not a mtl_keras.MultiTaskModel.")
+    return model
+
+
+def next_version(base_dir):
+    """The next free version number under `base_dir`: 1 + the largest integer sub-directory, or 1."""
+    base_dir = os.fspath(base_dir)
+    if not os.path.isdir(base_dir):
+        return 1
+    versions = [int(d) for d in os.listdir(base_dir) if d.isdigit() and os.path.isdir(os.path.join(base_dir, d))]
+    return max(versions, default=0) + 1
+
+
+def _check_version(version):
+    if isinstance(version, str) and version.strip().isdigit():
+        version = int(version.strip())
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise ValueError(
+            "version must be a non-negative integer (TensorFlow Serving reads <base>/<version>/ with an integer "
+            f"directory name). Received: version={version!r}"
+        )
+    return version
+
+
+def _eager_constants(model):
+    """Re-creates constants that layers built inside a traced graph hold, so that they can be saved.
+
+    `MultiTaskModel.build` traces the model symbolically in a scratch graph, so a layer that keeps
+    constant tensors made at build time (a `keras.layers.Normalization` given `mean=` and
+    `variance=`) holds tensors of that graph, which a SavedModel cannot capture. Such a
+    `Normalization` is rebuilt eagerly (same values, no weights); another layer holding graph
+    tensors raises a clear error.
+    """
+    for layer in model._flatten_layers(include_self=False):
+        leaked = sorted(k for k, v in vars(layer).items() if isinstance(v, tf.Tensor) and tf.is_symbolic_tensor(v))
+        if not leaked:
+            continue
+        if isinstance(layer, keras.layers.Normalization) and getattr(layer, "input_mean", None) is not None:
+            with tf.init_scope():
+                layer.build(layer._build_input_shape)
+            continue
+        raise ValueError(
+            f"Layer '{layer.name}' ({type(layer).__name__}) holds graph tensors in {leaked}, made when it was built "
+            "inside a traced function; they cannot be saved. Build that layer eagerly (layer.build(shape)) before "
+            "building the model, or keep those values in weights."
+        )
+
+
+def _has_resources(model):
+    """Whether a layer of the model holds a TensorFlow resource other than variables (a lookup table)."""
+    from tensorflow.saved_model.experimental import TrackableResource
+
+    for layer in model._flatten_layers(include_self=True):
+        for value in vars(layer).values():
+            if isinstance(value, TrackableResource) or type(value).__name__.endswith(("Table", "TableV2")):
+                return True
+    return False
+
+
+def _spec_dict(spec):
+    return {"dtype": spec.dtype.name, "shape": [None if d is None else int(d) for d in spec.shape.as_list()]}
+
+
+def _describe_function(concrete):
+    inputs = {spec.name: _spec_dict(spec) for spec in tf.nest.flatten(concrete.structured_input_signature)}
+    outputs = {name: _spec_dict(tensor) for name, tensor in concrete.structured_outputs.items()}
+    return {"inputs": inputs, "outputs": outputs}
+
+
+def export_saved_model(
+    model,
+    base_dir,
+    version=None,
+    overwrite=False,
+    input_signature=None,
+    by_task_id="auto",
+    verify=True,
+):
+    """Exports a `MultiTaskModel` to `<base_dir>/<version>/` as a SavedModel for serving.
+
+    The SavedModel has a `serving_default` signature returning every task's output, one
+    `serve_<task>` signature per task and, when the tasks' outputs have the same shape, a
+    `serve_by_task_id` signature taking `inputs` and an int32 `task_id` per example (see the table
+    in `mtl_keras.export`). Outputs are in the tasks' natural units, as `model.predict` returns them:
+    softmax / sigmoid probabilities, regression values in the labels' original units (label
+    scaling's inverse and any preprocessing layer of the model are in the graph). The export
+    needs only TensorFlow to load (`tf.saved_model.load`, `saved_model_cli`, TensorFlow Serving).
+
+    The version directory is written to a temporary sibling first and renamed into place, so a
+    server watching `base_dir` never sees a half-written version. `assets.extra/mtl_keras_export.json`
+    describes the tasks and signatures.
+
+    Args:
+        model: a built `mtl_keras.MultiTaskModel`, or the path of a `.keras` file holding one.
+        base_dir: the model's base directory (created if needed); versions are its sub-directories.
+        version: integer version. Defaults to the next free one (1 + the largest existing, or 1).
+        overwrite: replace an existing version directory. Defaults to `False` (raise).
+        input_signature: optional override of the input shapes / dtypes the model was built for:
+            a shape, `tf.TensorSpec` or `keras.InputSpec` (a dict by task for a multi-input model).
+            The batch axis is always free. Input names are always the standard ones.
+        by_task_id: `"auto"` (default): add `serve_by_task_id` when possible; `True`: require it;
+            `False`: leave it out.
+        verify: before serving per-example task ids through one pass of a conditioned body, check
+            on a small random batch that it matches the per-task outputs. Defaults to `True`.
+
+    Returns:
+        The path of the version directory (a string).
+
+    Raises:
+        ValueError: the model is not a built `MultiTaskModel`, bad arguments, or
+            `VersionExistsError` (a `FileExistsError` and `ValueError`) for an existing version.
+
+    Example:
+
+    >>> path = export_saved_model(model, "/models/my_model", version=1)
+    >>> served = tf.saved_model.load(path)
+    >>> served.signatures["serve_digit"](inputs=tf.constant(x, tf.float32))["digit"]
+    """
+    from mtl_keras.model import MultiTaskModel
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    if not isinstance(model, MultiTaskModel):
+        raise ValueError(f"export_saved_model exports a mtl_keras.MultiTaskModel. Received: {type(model).__name__}")
+    if not model.built:
+        raise ValueError(
+            f"Model '{model.name}' is not built, so its input shape and weights are unknown. Build it first: "
+            "MultiTaskModel(..., input_shape=...), model.build(shape), or fit it."
+        )
+    base_dir = os.fspath(base_dir)
+    if os.path.exists(base_dir) and not os.path.isdir(base_dir):
+        raise ValueError(f"The export base directory '{base_dir}' exists and is not a directory.")
+    version = next_version(base_dir) if version is None else _check_version(version)
+    target = os.path.join(base_dir, str(version))
+    if os.path.exists(target) and not overwrite:
+        raise VersionExistsError(
+            f"Version {version} already exists at '{target}'. Pass overwrite=True (--overwrite) to replace it, "
+            f"or another version (next free: {next_version(base_dir)})."
+        )
+
+    _eager_constants(model)
+    plan = signatures_module.build_signatures(
+        model, input_signature=input_signature, by_task_id=by_task_id, verify=verify
+    )
+    archive = keras.export.ExportArchive()
+    if _has_resources(model):  # lookup tables etc.; variables are tracked from the endpoints
+        archive.track(model)
+    described = {}
+    for name, function in plan.functions.items():
+        archive.add_endpoint(name, function)  # already traced with its named input signature
+        described[name] = _describe_function(function.get_concrete_function())
+
+    metadata = {
+        "format_version": FORMAT_VERSION,
+        "model_name": model.name,
+        "version": version,
+        "per_task_inputs": plan.per_task_inputs,
+        "tasks": [
+            {"index": i, "name": t.name, "kind": t.kind, "output_units": t.output_units}
+            for i, t in enumerate(model.tasks)
+        ],
+        "signatures": described,
+        "by_task_id_mode": plan.by_task_id_mode,
+        "by_task_id_note": plan.by_task_id_reason or None,
+    }
+
+    os.makedirs(base_dir, exist_ok=True)
+    staging = os.path.join(base_dir, f".{version}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        archive.write_out(staging, verbose=False)
+        extra = os.path.join(staging, "assets.extra")
+        os.makedirs(extra, exist_ok=True)
+        with open(os.path.join(extra, METADATA_FILE), "w", encoding="utf-8") as f:
+            json.dump(metadata, f, indent=2)
+        if os.path.exists(target):  # overwrite=True: move the old version aside, then swap
+            old = os.path.join(base_dir, f".{version}.old-{uuid.uuid4().hex[:8]}")
+            os.rename(target, old)
+            os.rename(staging, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(staging, target)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def read_metadata(export_dir):
+    """The description written by `export_saved_model` (tasks, signatures) of a version directory."""
+    path = os.path.join(os.fspath(export_dir), "assets.extra", METADATA_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"No {METADATA_FILE} under '{export_dir}': not an mtl_keras export (or not a version directory)."
+        )
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
