@@ -10,10 +10,10 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from mtl_keras import callbacks, data, layers, samplers, weighting  # noqa: E402
+from mtl_keras import callbacks, data, distribute, layers, samplers, weighting  # noqa: E402
 from mtl_keras.model import MultiTaskModel  # noqa: E402
 from mtl_keras.task import Task  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["Task", "MultiTaskModel", "callbacks", "data", "layers", "samplers", "weighting", "__version__"]
+__all__ = ["Task", "MultiTaskModel", "callbacks", "data", "distribute", "layers", "samplers", "weighting", "__version__"]

@@ -65,7 +65,7 @@ def main():
     keras.utils.set_random_seed(1)
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = tf.distribute.MultiWorkerMirroredStrategy() if args.multi_worker else tf.distribute.get_strategy()
+    strategy = mk.distribute.multi_worker_strategy(timeout_seconds=120) if args.multi_worker else tf.distribute.get_strategy()
     tasks = [mk.Task("cls", num_classes=2), mk.Task("reg", kind="regression")]
     with strategy.scope():
         body = keras.Sequential([keras.layers.Dense(16, activation="relu")], name="trunk")
