@@ -48,6 +48,23 @@ def demo(args):
     return results
 
 
+def zoo_command(args):
+    """`mtl-keras zoo list [PATTERN]` / `mtl-keras zoo describe NAME`."""
+    from mtl_keras import zoo
+
+    if args.action == "list":
+        names = zoo.list_models(args.pattern or "*")
+        for name in names:
+            print(name)
+        if not names:
+            print(f"No model matches {args.pattern!r}.", file=sys.stderr)
+    else:
+        if not args.pattern:
+            raise ValueError("zoo describe needs a model name, e.g. `mtl-keras zoo describe film_mlp`.")
+        zoo.describe_model(args.pattern, print_fn=print)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="mtl-keras", description="Multi-task learning for Keras.")
     commands = parser.add_subparsers(dest="command")
@@ -58,7 +75,27 @@ def build_parser():
     run.add_argument("--save", default=None, help="save the trained model to this .keras path")
     run.add_argument("--verbose", action="store_true", help="show Keras's per-epoch logs")
     run.set_defaults(func=demo)
+    zoo_parser = commands.add_parser("zoo", help="list or describe the named models of the zoo")
+    zoo_parser.add_argument("action", choices=["list", "describe"])
+    zoo_parser.add_argument("pattern", nargs="?", default=None, help="shell-style pattern (list) or model name (describe)")
+    zoo_parser.set_defaults(func=zoo_command)
+    for module in _command_modules():
+        module.add_parser(commands)
     return parser
+
+
+def _command_modules():
+    """Sub-commands that live with their family: export, bench, tune (when present)."""
+    import importlib
+
+    modules = []
+    for name in ("mtl_keras.export.cli", "mtl_keras.benchmarks.cli", "mtl_keras.tuning.cli"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as error:
+            if error.name not in (name, name.rsplit(".", 1)[0]):
+                raise
+    return modules
 
 
 def main(argv=None):
@@ -68,11 +105,11 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
-        args.func(args)
+        code = args.func(args)
     except ValueError as error:
         print(f"mtl-keras: error: {error}", file=sys.stderr)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
