@@ -33,6 +33,10 @@ class Weighting(keras.layers.Layer):
 
     #: Whether the strategy needs per-task gradients (gradient-level) or only losses.
     uses_gradients = False
+    #: For gradient-level strategies: whether the `[T, P]` matrix should hold the per-task gradients
+    #: with respect to the shared *representation* (the body's output, flattened) instead of the
+    #: shared parameters (e.g. MGDA-UB). The strategies' maths does not depend on what the columns are.
+    uses_representation = False
     #: Whether the weights change during training (then they are logged as `<task>_weight`).
     adaptive = True
 
