@@ -45,6 +45,7 @@ def add_parser(subparsers):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--weight-space", default="log", choices=WEIGHT_SPACES)
     parser.add_argument("--weight-range", type=_pair, default=(1e-4, 1.0), help="log-space weight range LOW,HIGH")
+    parser.add_argument("--reference-task", default=None, help="task whose weight is fixed to 1 (log weight space)")
     parser.add_argument("--lambda-range", type=_pair, default=(1e-4, 10.0), help="soft-sharing λ range LOW,HIGH (> 0)")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="learning rate when lr is not searched")
     parser.add_argument("--lr-range", type=_pair, default=(1e-4, 1e-2), help="learning-rate range LOW,HIGH")
@@ -98,6 +99,7 @@ def run(args):
         verbose=1 if args.verbose else 0,
         weight_space=args.weight_space,
         weight_range=args.weight_range,
+        reference_task=args.reference_task,
         lambda_range=args.lambda_range,
         learning_rate=args.learning_rate,
         lr_range=args.lr_range,

@@ -86,3 +86,22 @@ def test_simplex_weights_sum_to_the_number_of_tasks():
 def test_unknown_tuner():
     with pytest.raises(ValueError, match="Unknown tuner"):
         tuning.make_tuner(hypermodel(), "grid")
+
+
+def test_cli_parses_and_rejects_bad_ranges(tmp_path):
+    import argparse
+
+    from mtl_keras.tuning import cli
+
+    parser = argparse.ArgumentParser(prog="mtl-keras")
+    cli.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["tune", "--model", "test_soft_sharing_mlp", "--search", "weights,lambda", "--lambda-range=-1,1"]
+        + ["--out", str(tmp_path)]
+    )
+    assert args.func is cli.run and args.lambda_range == (-1.0, 1.0)
+    with pytest.raises(ValueError, match="lambda_range"):
+        cli.run(args)
+    args = parser.parse_args(["tune", "--search", "", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="search space is empty"):
+        cli.run(args)
