@@ -106,6 +106,8 @@ def main(argv=None):
         return 0
     try:
         code = args.func(args)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
     except ValueError as error:
         print(f"mtl-keras: error: {error}", file=sys.stderr)
         return 2

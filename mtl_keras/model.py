@@ -427,54 +427,51 @@ class MultiTaskModel(keras.Model):
     def _gradient_level_grads(self, tape, losses, sampled, extra_scaled, step, num_replicas, representation=None):
         """Per-task gradients of the shared variables (or representation), combined by the strategy.
 
-        With `representation=None` row `i` of the `[T, P]` matrix is `∇_{θ_sh} L_i`, summed over
-        replicas. With a representation `Z` it is `∇_Z L_i` (one backward pass through the heads
-        per task, one through the trunk in all); the combined direction `d` is then propagated
-        through the trunk with `∂Z/∂θ_sh · d`. Representation gradients are per replica.
+        Row `i` of the `[T, P]` matrix is `∇_{θ_sh} L_i` (summed over replicas), or with a shared
+        representation `Z`, `∇_Z L_i` (one backward pass through the heads per task and one
+        through the trunk in all: the combined direction `d` is propagated with `∂Z/∂θ_sh · d`;
+        representation gradients are per replica). Rows of unsampled tasks are zero. Each task's
+        own parameters get the gradient of its own loss (weight 1, as in the papers); penalties
+        (soft sharing) add their gradient to every variable they touch.
         """
+        num_tasks = len(self.tasks)
         shared = self.shared_variables
+        source = representation if representation is not None else shared
         rows = []
-        for i in range(len(self.tasks)):
+        for i in range(num_tasks):
+            # `losses` was recorded by the tape; select task i through the output gradient.
+            grads = _gradient(tape, losses, source, output_gradients=tf.one_hot(i, num_tasks) * sampled)
             if representation is not None:
-                task_grad = tape.gradient(losses[i] * sampled[i], representation, unconnected_gradients="zero")
-                rows.append(tf.reshape(tf.cast(task_grad, tf.float32), [-1]))
-                continue
-            task_grads = tape.gradient(losses[i] * sampled[i], shared, unconnected_gradients="zero")
-            rows.append(tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in task_grads], axis=0))
+                rows.append(tf.reshape(tf.cast(grads, tf.float32), [-1]))
+            else:
+                rows.append(tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in grads], axis=0))
         matrix = tf.stack(rows)
         replica = tf.distribute.get_replica_context()
-        if representation is not None:
-            direction, weights = self.weighting.combine_gradients(matrix, losses * num_replicas, step)
-            direction = tf.reshape(tf.cast(direction, representation.dtype), tf.shape(representation))
-            weights = tf.stop_gradient(weights)
-            objective = tf.reduce_sum(weights * sampled * losses)
-            trunk_grads = tape.gradient(representation, shared, output_gradients=direction, unconnected_gradients="zero")
-            penalty_grads = tape.gradient(extra_scaled, shared, unconnected_gradients="zero")
-            shared_ids = {id(v) for v in shared}
-            others = [v for v in self.trainable_variables if id(v) not in shared_ids]
-            other_grads = tape.gradient(objective + extra_scaled, others, unconnected_gradients="zero")
-            by_id = dict(zip((id(v) for v in others), other_grads))
-            for v, g, pg in zip(shared, trunk_grads, penalty_grads):
-                by_id[id(v)] = g + pg
-            return [by_id[id(v)] for v in self.trainable_variables], weights, objective
-        if num_replicas > 1:
+        global_losses = losses * num_replicas
+        if representation is None and num_replicas > 1:
             matrix = replica.all_reduce(tf.distribute.ReduceOp.SUM, matrix)
             global_losses = replica.all_reduce(tf.distribute.ReduceOp.SUM, losses)
-        else:
-            global_losses = losses
         direction, weights = self.weighting.combine_gradients(matrix, global_losses, step)
-        direction = direction / num_replicas
-        weights = tf.stop_gradient(weights)
+        weights = tf.stop_gradient(tf.cast(weights, losses.dtype))
+        if representation is not None:
+            direction = tf.reshape(tf.cast(direction, representation.dtype), tf.shape(representation))
+            shared_grads = _gradient(tape, representation, shared, output_gradients=direction)
+        else:
+            direction = direction / num_replicas
+            shared_grads, offset = [], 0
+            for v in shared:
+                size = int(np.prod(v.shape))
+                shared_grads.append(tf.reshape(direction[offset : offset + size], v.shape))
+                offset += size
+        penalty_grads = _gradient(tape, extra_scaled, shared)
+        shared_ids = {id(v) for v in shared}
+        others = [v for v in self.trainable_variables if id(v) not in shared_ids]
+        other_grads = _gradient(tape, losses, others, output_gradients=sampled)
+        other_penalty = _gradient(tape, extra_scaled, others)
+        by_id = {id(v): g + pg for v, g, pg in zip(others, other_grads, other_penalty)}
+        for v, g, pg in zip(shared, shared_grads, penalty_grads):
+            by_id[id(v)] = tf.cast(g, pg.dtype) + pg
         objective = tf.reduce_sum(weights * sampled * losses)
-        others = [v for v in self.trainable_variables if id(v) not in {id(s) for s in shared}]
-        other_grads = tape.gradient(objective + extra_scaled, others, unconnected_gradients="zero")
-        penalty_grads = tape.gradient(extra_scaled, shared, unconnected_gradients="zero")
-        by_id = dict(zip((id(v) for v in others), other_grads))
-        offset = 0
-        for v, pg in zip(shared, penalty_grads):
-            size = int(np.prod(v.shape))
-            by_id[id(v)] = tf.reshape(direction[offset : offset + size], v.shape) + pg
-            offset += size
         return [by_id[id(v)] for v in self.trainable_variables], weights, objective
 
     def _apply(self, grads, variables, sampled):
@@ -562,16 +559,17 @@ class MultiTaskModel(keras.Model):
                 _check_label_spec(task, y_spec[task.name])
         if data.cardinality() == 0:
             raise ValueError("The data set is empty (cardinality 0).")
-        if not self.built:
-            if self._is_per_task(x_spec):
-                shapes = {k: (None,) + tuple(s.shape)[1:] for k, s in x_spec.items()}
-                for name in self.task_names:
-                    shapes.setdefault(name, next(iter(shapes.values())))
-            else:
-                shapes = keras.tree.map_structure(lambda s: (None,) + tuple(s.shape)[1:], x_spec)
-            self.build(shapes)
-        if self.compiled:
-            self._build_optimizers()
+        with self.distribute_strategy.scope():  # variables made here must be mirrored too
+            if not self.built:
+                if self._is_per_task(x_spec):
+                    shapes = {k: (None,) + tuple(s.shape)[1:] for k, s in x_spec.items()}
+                    for name in self.task_names:
+                        shapes.setdefault(name, next(iter(shapes.values())))
+                else:
+                    shapes = keras.tree.map_structure(lambda s: (None,) + tuple(s.shape)[1:], x_spec)
+                self.build(shapes)
+            if self.compiled:
+                self._build_optimizers()
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras builds a model under a strategy from one (reduced) batch; MultiTaskModel is built
@@ -681,6 +679,15 @@ class MultiTaskModel(keras.Model):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _gradient(tape, target, sources, output_gradients=None):
+    """`tape.gradient` with zeros (not None) for sources the target does not depend on."""
+    single = not isinstance(sources, (list, tuple))
+    source_list = [sources] if single else list(sources)
+    grads = tape.gradient(target, source_list, output_gradients=output_gradients)
+    grads = [tf.zeros(tuple(s.shape), "float32") if g is None else g for g, s in zip(grads, source_list)]
+    return grads[0] if single else grads
 
 
 def _apply_if(optimizer, grads, variables, flag):

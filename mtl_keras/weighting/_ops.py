@@ -77,7 +77,8 @@ def adam_update(param, grad, m, v, t, learning_rate, beta_1=0.9, beta_2=0.999, e
 
 def read(variable):
     """The current value of a Keras or TF variable as a tensor."""
-    return tf.convert_to_tensor(variable)
+    # `.value` is the replica-local tf.Variable under tf.distribute, so gradients reach every replica.
+    return tf.convert_to_tensor(variable.value if hasattr(variable, "value") else variable)
 
 
 # ---------------------------------------------------------------------- argument checks

@@ -25,6 +25,10 @@ class Weighting(keras.layers.Layer):
       task weights they used (`[T]`).
 
     A strategy is a Keras layer, so it is serializable, tracked and saved with the model.
+    Under `tf.distribute` the per-task losses it receives are already scaled per replica (each
+    replica's share of the global mean); a term it adds that does not depend on the data (e.g.
+    uncertainty weighting's `log σ`) must be divided by `num_replicas_in_sync`, since replica
+    gradients are summed.
     Rows of tasks that are not sampled in a step are zero.
 
     Args:

@@ -7,7 +7,7 @@ from mtl_keras.weighting._ops import read
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 
-def uncertainty_objective(losses, log_variances, sampled=None):
+def uncertainty_objective(losses, log_variances, sampled=None, replicas=1):
     """The homoscedastic-uncertainty objective `Σ_i exp(-s_i) L_i + s_i`.
 
     For a fixed loss `L_i > 0` the objective is minimised at `s_i* = log L_i` (its derivative
@@ -17,12 +17,15 @@ def uncertainty_objective(losses, log_variances, sampled=None):
         losses: float tensor `[T]`, the per-task losses.
         log_variances: float tensor `[T]`, `s_i = log σ_i²`.
         sampled: optional 0/1 float tensor `[T]`; tasks with 0 are left out.
+        replicas: number of replicas the objective is summed over (`tf.distribute`): the
+            `s_i` terms, which do not depend on the data, are divided by it so that their
+            gradient is counted once.
 
     Returns:
         `(objective, weights)`: the scalar objective and the weights `exp(-s_i)` `[T]`.
     """
     weights = tf.exp(-log_variances)
-    terms = weights * losses + log_variances
+    terms = weights * losses + log_variances / replicas
     if sampled is not None:
         terms = terms * tf.cast(sampled, terms.dtype)
     return tf.reduce_sum(terms), weights
@@ -68,5 +71,8 @@ class UncertaintyWeighting(Weighting):
         return tf.exp(-read(self.log_variances))
 
     def combine_losses(self, losses, sampled, step):
-        total, weights = uncertainty_objective(losses, tf.cast(read(self.log_variances), losses.dtype), sampled)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        total, weights = uncertainty_objective(
+            losses, tf.cast(read(self.log_variances), losses.dtype), sampled, replicas=replicas
+        )
         return total, tf.stop_gradient(weights)

@@ -8,15 +8,6 @@ import tensorflow as tf
 import mtl_keras as mk
 from mtl_keras import weighting as W
 
-# model.py computes the per-task gradient targets `losses[i] * sampled[i]` (and the heads' objective)
-# after the GradientTape context has closed, so the tape never recorded them: every source is
-# unconnected, and `unconnected_gradients="zero"` then fails on Keras variables (their `dtype` is a
-# string) with "AttributeError: 'str' object has no attribute '_type_enum'". See the report for the fix.
-MODEL_GRADIENT_PATH = (
-    "model.py _gradient_level_grads differentiates `losses[i] * sampled[i]` and `objective` computed outside "
-    "the GradientTape (unrecorded), and unconnected_gradients='zero' fails on Keras variables"
-)
-
 
 def _data(n=256):
     rng = np.random.default_rng(0)
@@ -29,17 +20,17 @@ def _data(n=256):
 
 
 @pytest.mark.parametrize("name", W.WEIGHTINGS.names())
-def test_each_strategy_trains_a_two_task_model(request, name):
-    if W.get(name).uses_gradients:
-        request.applymarker(pytest.mark.xfail(reason=MODEL_GRADIENT_PATH, strict=False))
+def test_each_strategy_trains_a_two_task_model(name):
+    """Every strategy inside MultiTaskModel's compiled (XLA) train step: each task's loss falls."""
     x, labels = _data()
     tasks = [mk.Task("kind", num_classes=2), mk.Task("size", kind="regression")]
     model = mk.MultiTaskModel(
         tasks, body=keras.Sequential([keras.layers.Dense(16, activation="relu")]), input_shape=(8,)
     )
-    model.compile(optimizer=keras.optimizers.Adam(0.01), weighting=name)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), weighting=name, jit_compile=True)
     data = mk.data.shared_input_dataset(x, labels, batch_size=32, seed=0)
     history = model.fit(data, epochs=2, verbose=0).history
+    assert ({"kind_weight", "size_weight"} <= set(history)) == W.get(name).adaptive  # adaptive weights are logged
     for task in ("kind", "size"):
         losses = history[f"{task}_loss"]
         assert np.all(np.isfinite(losses)), (name, task, losses)
@@ -96,3 +87,44 @@ def test_gradient_level_strategy_trains_in_a_compiled_loop(name):
                  tf.constant(epoch * 8 + start // 32, tf.int64))  # fmt: skip
     last = task_losses(x, targets).numpy()
     assert np.all(np.isfinite(last)) and np.all(last < first), (name, first, last)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pcgrad",
+        "mgda",
+        "cagrad",
+        pytest.param(
+            "uncertainty",
+            marks=pytest.mark.xfail(
+                reason="open: after another model was trained in the same process, MirroredStrategy reports a "
+                "collective shape mismatch (99 vs 101 gradient entries) for strategies that own variables; "
+                "alone in a process it trains",
+                strict=False,
+            ),
+        ),
+    ],
+)
+def test_mirrored_strategy_combines_global_gradients(name):
+    """Under MirroredStrategy the per-task gradients are summed over replicas before combining:
+    the update equals the one-device update on the same global batch."""
+    devices = tf.config.list_logical_devices("CPU")
+    if len(devices) < 2:
+        pytest.skip("needs two logical CPU devices (tests/conftest.py)")
+    x, labels = _data(64)
+    tasks = [mk.Task("kind", num_classes=2), mk.Task("size", kind="regression")]
+
+    def train(strategy):
+        keras.utils.set_random_seed(2)
+        with strategy.scope():
+            model = mk.MultiTaskModel(tasks, body=keras.Sequential([keras.layers.Dense(8, activation="relu")]),
+                                      input_shape=(8,))
+            model.compile(optimizer=keras.optimizers.SGD(0.1), weighting=name)
+        model.fit(mk.data.shared_input_dataset(x, labels, batch_size=32, shuffle=False), epochs=1, verbose=0)
+        return [v.numpy() for v in model.trainable_variables]
+
+    mirrored = train(tf.distribute.MirroredStrategy([d.name for d in devices[:2]]))
+    single = train(tf.distribute.get_strategy())
+    for a, b in zip(single, mirrored):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
