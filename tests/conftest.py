@@ -29,3 +29,17 @@ def _fresh_keras_state():
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def mirrored_strategy():
+    """One two-replica MirroredStrategy for the whole session.
+
+    Several MirroredStrategy objects in one process can issue collectives with clashing instance
+    keys (TensorFlow numbers them per strategy), which shows up as a shape mismatch between
+    replicas; tests share this one instead.
+    """
+    devices = tf.config.list_logical_devices("CPU")
+    if len(devices) < 2:
+        pytest.skip("needs two logical CPU devices")
+    return tf.distribute.MirroredStrategy([d.name for d in devices[:2]])

@@ -207,10 +207,7 @@ def test_works_with_keras_callbacks(tmp_path):
     assert reloaded.task_names == ["cls", "reg"]
 
 
-def test_mirrored_strategy_matches_one_device():
-    devices = tf.config.list_logical_devices("CPU")
-    if len(devices) < 2:
-        pytest.skip("needs two logical CPU devices (see tests/conftest.py)")
+def test_mirrored_strategy_matches_one_device(mirrored_strategy):
     tasks = [mk.Task("cls", num_classes=2, missing_label=-1), mk.Task("reg", kind="regression")]
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 8)).astype("float32")
@@ -227,7 +224,7 @@ def test_mirrored_strategy_matches_one_device():
         logs = model.fit(ds, epochs=2, verbose=0).history
         return [v.numpy() for v in model.trainable_variables], logs
 
-    mirrored = tf.distribute.MirroredStrategy([d.name for d in devices[:2]])
+    mirrored = mirrored_strategy
     for k in (2, 1):
         single_w, single_logs = run(tf.distribute.get_strategy(), k)
         multi_w, multi_logs = run(mirrored, k)
