@@ -54,6 +54,29 @@ class Registry:
         self.get(name)
         return dict(self._metadata[name])
 
+    def resolve(self, identifier, base, default):
+        """An instance from a registered name, a serialized config dict, an instance or `None`.
+
+        Args:
+            identifier: a name (instantiated with no arguments), a dict from
+                `keras.saving.serialize_keras_object`, an instance of `base`, or `None`.
+            base: the family's base class.
+            default: the name used for `None`.
+        """
+        if identifier is None:
+            identifier = default
+        if isinstance(identifier, base):
+            return identifier
+        if isinstance(identifier, str):
+            return self.get(identifier)()
+        if isinstance(identifier, dict):
+            import keras
+
+            obj = keras.saving.deserialize_keras_object(identifier)
+            if isinstance(obj, base):
+                return obj
+        raise ValueError(f"Cannot interpret a {self.kind} from: {identifier!r}")
+
     def names(self, pattern="*"):
         """Sorted registered names matching a shell-style `pattern` (e.g. `"film*"`)."""
         return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))

@@ -1,6 +1,5 @@
 """Base class of task samplers: which tasks a training step trains."""
 
-import keras
 import tensorflow as tf
 
 from mtl_keras.registry import Registry
@@ -67,18 +66,8 @@ class TaskSampler:
 
 
 def get(identifier):
-    """Returns a `TaskSampler` from a registered name, a config dict or an instance."""
-    if identifier is None:
-        identifier = "uniform"
-    if isinstance(identifier, TaskSampler):
-        return identifier
-    if isinstance(identifier, str):
-        return SAMPLERS.get(identifier)()
-    if isinstance(identifier, dict):
-        sampler = keras.saving.deserialize_keras_object(identifier)
-        if isinstance(sampler, TaskSampler):
-            return sampler
-    raise ValueError(f"Cannot interpret a task sampler from: {identifier!r}")
+    """Returns a `TaskSampler` from a registered name, a config dict or an instance (`None`: "uniform")."""
+    return SAMPLERS.resolve(identifier, TaskSampler, default="uniform")
 
 
 def sizes_in_task_order(sizes, task_names, sampler):

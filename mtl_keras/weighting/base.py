@@ -81,15 +81,5 @@ class Weighting(keras.layers.Layer):
 
 
 def get(identifier):
-    """Returns a `Weighting` from a registered name, a config dict or an instance."""
-    if identifier is None:
-        identifier = "static"
-    if isinstance(identifier, Weighting):
-        return identifier
-    if isinstance(identifier, str):
-        return WEIGHTINGS.get(identifier)()
-    if isinstance(identifier, dict):
-        weighting = keras.saving.deserialize_keras_object(identifier)
-        if isinstance(weighting, Weighting):
-            return weighting
-    raise ValueError(f"Cannot interpret a weighting strategy from: {identifier!r}")
+    """Returns a `Weighting` from a registered name, a config dict or an instance (`None`: "static")."""
+    return WEIGHTINGS.resolve(identifier, Weighting, default="static")

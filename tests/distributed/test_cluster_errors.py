@@ -9,21 +9,11 @@ import time
 import pytest
 
 import mtl_keras as mk
+from distributed.ports import free_ports
 
 
 def config(ports, index):
     return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}})
-
-
-def unused_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
 
 @pytest.mark.parametrize(
     "value, message",
@@ -65,7 +55,7 @@ except mk.distribute.ClusterError as error:
 @pytest.mark.slow
 @pytest.mark.parametrize("index", [1, 0])
 def test_missing_worker_ends_with_a_message_in_bounded_time(index):
-    ports = unused_ports(2)
+    ports = free_ports(2)
     start = time.time()
     result = subprocess.run([sys.executable, "-c", SCRIPT, config(ports, index)], capture_output=True, text=True, timeout=120)
     elapsed = time.time() - start

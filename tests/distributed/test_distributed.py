@@ -7,13 +7,14 @@ multi-worker training needs one process per worker). Every wait is bounded.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+
+from distributed.ports import free_ports
 
 WORKER = os.path.join(os.path.dirname(__file__), "train_worker.py")
 TIMEOUT = 300
@@ -30,17 +31,6 @@ def load(out):
         arrays = [weights[k] for k in sorted(weights.files, key=lambda k: int(k.split("_")[1]))]
     with open(str(out) + ".json") as f:
         return arrays, json.load(f)
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("tasks_per_step", ["2", "1"])
