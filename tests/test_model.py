@@ -279,3 +279,29 @@ def test_nan_loss_stops_training_and_names_the_task(capsys):
     model.compile(optimizer=keras.optimizers.Adam(0.01))
     with pytest.raises(FloatingPointError, match="task 'reg'"):
         model.fit(ds, epochs=1, verbose=0, callbacks=[stopper])
+
+
+def test_soft_sharing_penalty_under_mirrored_strategy(mirrored_strategy):
+    """The soft-sharing penalty is added once per step (not once per replica) and logged."""
+    tasks = [mk.Task("cls", num_classes=2), mk.Task("reg", kind="regression")]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    labels = {"cls": (x[:, 0] > 0).astype("int32"), "reg": x[:, 1]}
+
+    def run(strategy):
+        keras.utils.set_random_seed(4)
+        with strategy.scope():
+            body = mk.layers.SoftSharing(keras.layers.Dense(8, activation="relu"), num_tasks=2, penalty_weight=0.5,
+                                         name="soft")
+            model = mk.MultiTaskModel(tasks, body=body, input_shape=(8,))
+            model.compile(optimizer=keras.optimizers.SGD(0.1))
+        logs = model.fit(mk.data.shared_input_dataset(x, labels, batch_size=32, shuffle=False), epochs=2, verbose=0).history
+        return [v.numpy() for v in model.trainable_variables], logs
+
+    single_w, single_logs = run(tf.distribute.get_strategy())
+    multi_w, multi_logs = run(mirrored_strategy)
+    assert single_logs["soft_penalty"][0] > 0
+    np.testing.assert_allclose(multi_logs["soft_penalty"], single_logs["soft_penalty"], rtol=1e-4)
+    np.testing.assert_allclose(multi_logs["loss"], single_logs["loss"], rtol=1e-4)
+    for a, b in zip(single_w, multi_w):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -50,6 +50,19 @@ class Weighting(keras.layers.Layer):
         self.num_tasks = len(tasks)
         self.task_weights = [t.weight for t in tasks]
 
+    @staticmethod
+    def global_losses(losses):
+        """The global per-task losses from one replica's share (identity without `tf.distribute`).
+
+        Under a strategy each replica holds its share of the global mean loss; strategies that
+        keep state from loss values (DWA, FAMO) read the sum over replicas so every replica makes
+        the same update.
+        """
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return losses
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(losses))
+
     def loss_weights(self, losses, step):
         """Returns the weights `ω` (float tensor `[T]`) for per-task `losses` at `step`."""
         raise NotImplementedError

@@ -75,7 +75,7 @@ class DynamicWeightAverage(Weighting):
         sampled = tf.cast(sampled, losses.dtype)
         weights = tf.stop_gradient(tf.cast(dwa_weights(self.loss_ratios(), self.temperature), losses.dtype))
         total = tf.reduce_sum(weights * sampled * losses)
-        self._record(tf.stop_gradient(tf.cast(losses, tf.float32)), tf.cast(sampled, tf.float32))
+        self._record(tf.cast(self.global_losses(tf.stop_gradient(losses)), tf.float32), tf.cast(sampled, tf.float32))
         return total, weights
 
     def loss_weights(self, losses, step):

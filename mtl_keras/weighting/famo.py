@@ -99,7 +99,8 @@ class FAMO(Weighting):
 
     def combine_losses(self, losses, sampled, step):
         sampled32 = tf.cast(sampled, tf.float32)
-        log_losses = tf.math.log(tf.maximum(tf.stop_gradient(tf.cast(losses, tf.float32)), 0.0) + self.epsilon)
+        global_losses = self.global_losses(tf.stop_gradient(tf.cast(losses, tf.float32)))
+        log_losses = tf.math.log(tf.maximum(global_losses, 0.0) + self.epsilon)
         valid = sampled32 * read(self.has_previous)
         delta = (read(self.previous_log_losses) - log_losses) * valid
         logits = read(self.logits)
@@ -113,7 +114,10 @@ class FAMO(Weighting):
         self.adam_t.assign(t)
         self.previous_log_losses.assign(tf.where(sampled32 > 0, log_losses, read(self.previous_log_losses)))
         self.has_previous.assign(tf.maximum(read(self.has_previous), sampled32))
-        return famo_objective(losses, logits, sampled, self.epsilon)
+        # Weights from the global losses; the objective is linear in this replica's share, so the
+        # summed replica gradients equal the gradient of FAMO's log objective on the global losses.
+        _, weights = famo_objective(tf.cast(global_losses, losses.dtype), logits, sampled, self.epsilon)
+        return tf.reduce_sum(tf.cast(sampled, losses.dtype) * weights * losses), weights
 
     def loss_weights(self, losses, step):
         return famo_objective(losses, read(self.logits), None, self.epsilon)[1]

@@ -89,7 +89,10 @@ def test_gradient_level_strategy_trains_in_a_compiled_loop(name):
     assert np.all(np.isfinite(last)) and np.all(last < first), (name, first, last)
 
 
-@pytest.mark.parametrize("name", ["pcgrad", "mgda", "cagrad", "uncertainty"])
+RANDOM_OR_LOCAL = ("rlw", "graddrop", "mgda_ub")  # random per step, or representation gradients (per replica)
+
+
+@pytest.mark.parametrize("name", [n for n in W.WEIGHTINGS.names() if n not in RANDOM_OR_LOCAL])
 def test_mirrored_strategy_combines_global_gradients(name, mirrored_strategy):
     """Under MirroredStrategy the per-task gradients are summed over replicas before combining:
     the update equals the one-device update on the same global batch."""
@@ -109,3 +112,17 @@ def test_mirrored_strategy_combines_global_gradients(name, mirrored_strategy):
     single = train(tf.distribute.get_strategy())
     for a, b in zip(single, mirrored):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", RANDOM_OR_LOCAL)
+def test_mirrored_strategy_trains_random_strategies(name, mirrored_strategy):
+    """Strategies that draw random numbers (seeded by the step) or combine per-replica representation
+    gradients train under MirroredStrategy too."""
+    x, labels = _data(64)
+    tasks = [mk.Task("kind", num_classes=2), mk.Task("size", kind="regression")]
+    with mirrored_strategy.scope():
+        model = mk.MultiTaskModel(tasks, body=keras.Sequential([keras.layers.Dense(8, activation="relu")]),
+                                  input_shape=(8,))
+        model.compile(optimizer=keras.optimizers.Adam(0.02), weighting=name)
+    history = model.fit(mk.data.shared_input_dataset(x, labels, batch_size=32), epochs=4, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]
