@@ -211,7 +211,13 @@ CHILD = textwrap.dedent(
         return any("mtl_keras" in str(n) for n in names)
     sys.meta_path[:] = [f for f in sys.meta_path if not ours(f)]
     sys.path_hooks[:] = [h for h in sys.path_hooks if not ours(h)]
-    sys.path[:] = [p for p in sys.path if p and not os.path.realpath(p).startswith(repo)]
+    prefix = os.path.realpath(sys.prefix)  # the venv may live inside the repository (.venv): keep it
+
+    def in_repo(path):
+        path = os.path.realpath(path)
+        return path.startswith(repo) and not path.startswith(prefix)
+
+    sys.path[:] = [p for p in sys.path if p and not in_repo(p)]
     sys.path_importer_cache.clear()
     try:
         import mtl_keras  # noqa: F401
