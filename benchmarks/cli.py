@@ -49,7 +49,8 @@ def add_parser(subparsers):
     parser.add_argument("--preset", default=None, help="a named configuration: quick, offline, correlation, tiny")
     parser.add_argument("--benchmarks", default=None, help="e.g. multi_digits,mmoe_synthetic:p=0.9")
     parser.add_argument("--models", default=None, help="zoo model names, e.g. hard_sharing_mlp,mmoe_mlp")
-    parser.add_argument("--weightings", default=None, help="weighting names (default: static)")
+    parser.add_argument("--weightings", default=None, help="weighting names, each optionally with options: name:key=value[:key=value], "
+        "e.g. cagrad:c=0.4,pcgrad:uses_representation=True (default: static)")
     parser.add_argument("--seeds", default=None, help="e.g. 0,1,2 (default: 0)")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs per run (default: 10)")
     parser.add_argument("--batch-size", type=int, default=None, help="training batch size (default: 64)")

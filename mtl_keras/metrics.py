@@ -1,4 +1,4 @@
-"""The logged multi-task objective (`loss` in the logs)."""
+"""The logged multi-task objective (`loss` in the logs) and the logged task weights."""
 
 import keras
 from keras import ops
@@ -49,6 +49,37 @@ class ObjectiveMean(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "weights": self.task_weights}
+
+
+class TaskWeightsMean(keras.metrics.Metric):
+    """Mean over steps of every task's weight, logged as `<task>_weight`.
+
+    One `[T]` state updated by one op per step, whatever the number of tasks (one `Mean` per
+    task costs a handful of ops each, which shows in the step time of cheap strategies at large
+    `T`). Its result is a dict, which Keras spreads over the logs.
+
+    Args:
+        task_names: the tasks, in the model's order.
+        name: the metric name (not logged itself). Defaults to `"task_weights"`.
+    """
+
+    def __init__(self, task_names, name="task_weights", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.task_names = list(task_names)
+        self.sums = self.add_variable(shape=(len(self.task_names),), initializer="zeros", name="sums")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, weights):
+        """Adds one step's weights `[T]`."""
+        self.sums.assign_add(ops.cast(weights, "float32"))
+        self.count.assign_add(1.0)
+
+    def result(self):
+        means = ops.unstack(ops.divide_no_nan(self.sums, self.count), num=len(self.task_names))
+        return {f"{name}_weight": mean for name, mean in zip(self.task_names, means)}
+
+    def get_config(self):
+        return {**super().get_config(), "task_names": self.task_names}
 
 
 class TaskMetrics(MetricsList):

@@ -7,11 +7,12 @@ from keras.src import backend as keras_backend
 from keras.src.trainers.data_adapters import data_adapter_utils
 
 from mtl_keras import samplers as samplers_module
+from mtl_keras import task_gradients
 from mtl_keras import weighting as weighting_module
 from mtl_keras.callbacks import SyncDataPosition, TerminateOnNaNTask
 from mtl_keras.layers.base import TaskAwareLayer
 from mtl_keras.layers.heads import TaskHeads
-from mtl_keras.metrics import ObjectiveMean, TaskMetrics
+from mtl_keras.metrics import ObjectiveMean, TaskMetrics, TaskWeightsMean
 from mtl_keras.task import Task, as_tasks
 
 
@@ -132,7 +133,7 @@ class MultiTaskModel(keras.Model):
             self._label_scaling_adapted = self.add_weight(
                 shape=(), initializer="zeros", trainable=False, dtype="int32", name="label_scaling_adapted"
             )
-        if isinstance(input_shape, dict) and self._is_per_task(input_shape):
+        if isinstance(input_shape, dict) and self.is_per_task_input(input_shape):
             spec = {k: keras.KerasTensor(s) for k, s in input_shape.items()}
         else:
             spec = keras.tree.map_shape_structure(lambda s: keras.KerasTensor(s), input_shape)
@@ -143,7 +144,12 @@ class MultiTaskModel(keras.Model):
         self._penalty_trackers = [keras.metrics.Mean(name=f"{layer.name}_penalty") for layer in self._penalty_layers]
         self.built = True
 
-    def _is_per_task(self, inputs):
+    def is_per_task_input(self, inputs):
+        """Whether `inputs` (tensors, specs or shapes) is a dict keyed by task names: multi-input mode.
+
+        A dict whose keys are all task names holds one input per task; any other structure is one
+        shared input. Raises a `ValueError` for a dict that mixes task names with other keys.
+        """
         if not isinstance(inputs, dict) or not inputs:
             return False
         keys = set(inputs)
@@ -167,7 +173,7 @@ class MultiTaskModel(keras.Model):
 
     def _raw_outputs(self, inputs, training=False):
         """Raw head outputs (logits / standardized values) as a dict by task name."""
-        if self._is_per_task(inputs):
+        if self.is_per_task_input(inputs):
             outputs = {}
             for i, name in enumerate(self.task_names):
                 if name in inputs:
@@ -242,9 +248,7 @@ class MultiTaskModel(keras.Model):
         for tracker in self._task_loss_trackers:
             tracker._direction = "down"  # lets callbacks' mode="auto" minimise <task>_loss
         self._task_metrics = [t.build_metrics() for t in self.tasks]
-        self._weight_trackers = (
-            [keras.metrics.Mean(name=f"{t.name}_weight") for t in self.tasks] if self.weighting.adaptive else []
-        )
+        self._weights_tracker = TaskWeightsMean(self.task_names) if self.weighting.adaptive else None
         if self.tasks_per_step < len(self.tasks):
             self.task_optimizers = [
                 self.optimizer.__class__.from_config(self.optimizer.get_config()) for _ in self.tasks
@@ -290,9 +294,9 @@ class MultiTaskModel(keras.Model):
         for loss_tracker, task_metrics in zip(self._task_loss_trackers, self._task_metrics):
             tracked.append(loss_tracker)
             tracked.extend(task_metrics)
-        tracked.extend(self._weight_trackers)
         tracked.extend(getattr(self, "_penalty_trackers", []))
-        return [self._loss_tracker, TaskMetrics(tracked, name="task_metrics")]
+        weights = [self._weights_tracker] if self._weights_tracker is not None else []
+        return [self._loss_tracker, TaskMetrics(tracked, name="task_metrics")] + weights
 
     # ------------------------------------------------------------------ losses
     def _prepare_labels(self, task, y, raw, sample_weight=None):
@@ -328,7 +332,11 @@ class MultiTaskModel(keras.Model):
         return y_loss, y, mask
 
     def _task_losses(self, y, raw, sample_weight, sampled=None, training=True):
-        """Per-task losses `[T]` (scaled for distribution), log values and label/mask info."""
+        """Per-task losses `[T]` (scaled for distribution), log values, label/mask info, and the losses as a list.
+
+        The list holds the scalar loss tensors before stacking: differentiating one of them goes
+        through that task's head only (see `mtl_keras.task_gradients`).
+        """
         if not isinstance(y, dict):
             raise ValueError(
                 "MultiTaskModel expects labels as a dict {task_name: labels}. "
@@ -364,7 +372,7 @@ class MultiTaskModel(keras.Model):
             logged.append(tf.math.divide_no_nan(local_sum, local_count))
             counts.append(local_count)
             prepared[task.name] = (y_metric, mask)
-        return tf.stack(losses), tf.stack(logged), tf.stack(counts), prepared
+        return tf.stack(losses), tf.stack(logged), tf.stack(counts), prepared, losses
 
     def _penalty(self):
         """Sum of the task-aware layers' penalties (e.g. soft sharing) and their values."""
@@ -379,16 +387,19 @@ class MultiTaskModel(keras.Model):
         replica = tf.distribute.get_replica_context()
         num_replicas = replica.num_replicas_in_sync if replica is not None else 1
         gradient_level = self.weighting.uses_gradients
-        on_representation = gradient_level and getattr(self.weighting, "uses_representation", False)
-        representation = None
+        on_representation = gradient_level and self.weighting.uses_representation
         with tf.GradientTape(persistent=gradient_level) as tape:
             if on_representation:
                 representation = self._shared_representation(x)
-                raw = dict(zip(self.task_names, self.heads(representation, training=True)))
+                copies = task_gradients.representation_copies(representation, len(self.tasks), tape)
+                # One call on the list of copies (not one per task: a new call would clear the
+                # losses that earlier heads added, e.g. activity regularizers).
+                raw = dict(zip(self.task_names, self.heads(copies, training=True)))
             else:
                 raw = self(x, training=True, raw=True)
-            losses, logged, counts, prepared = self._task_losses(y, raw, sample_weight, sampled)
+            losses, logged, counts, prepared, task_losses = self._task_losses(y, raw, sample_weight, sampled)
             penalty, penalty_values = self._penalty()
+            has_extra = bool(self._penalty_layers) or bool(self.losses)
             extra = penalty + (tf.add_n(self.losses) if self.losses else 0.0)
             extra_scaled = extra / num_replicas
             if not gradient_level:
@@ -396,19 +407,28 @@ class MultiTaskModel(keras.Model):
                 total = self.optimizer.scale_loss(objective + extra_scaled)
         variables = self.trainable_variables
         if gradient_level:
-            grads, weights, objective = self._gradient_level_grads(
-                tape, losses, sampled, extra_scaled, step, num_replicas, representation
+            # With a LossScaleOptimizer the backward passes run on scaled losses, as `scale_loss`
+            # does for the weighted sum; the strategies see unscaled gradients.
+            scale = tf.cast(self.optimizer.scale_loss(tf.constant(1.0)), tf.float32)
+            penalty = extra_scaled if has_extra else None
+        if on_representation:
+            grads, weights, objective = task_gradients.on_representation(
+                self, tape, representation, copies, task_losses, losses, sampled, penalty, step, scale
             )
-            del tape
+        elif gradient_level:
+            grads, weights, objective = task_gradients.on_parameters(
+                self, tape, task_losses, losses, sampled, penalty, step, scale
+            )
         else:
             grads = tape.gradient(total, variables)
+        del tape
         self._apply(grads, variables, sampled)
         self._update_trackers(objective * num_replicas + extra, logged, counts, sampled, weights, penalty_values, prepared, raw)
         return self._step_logs()
 
     def _shared_representation(self, x):
         """The body's output `Z` for representation-level gradient methods (shared input, shared body)."""
-        if self._is_per_task(x) or isinstance(self.body, TaskAwareLayer) or self.body is None:
+        if self.is_per_task_input(x) or isinstance(self.body, TaskAwareLayer) or self.body is None:
             raise ValueError(
                 f"Weighting '{self.weighting.name}' takes gradients with respect to the shared representation, "
                 "which needs one shared input and a fully shared body (a plain Keras layer or model). "
@@ -423,56 +443,6 @@ class MultiTaskModel(keras.Model):
             # scalars (tensorflow/tensorflow#72388): give each value a leading axis of 1.
             logs = {k: tf.reshape(v, [1]) for k, v in logs.items()}
         return logs
-
-    def _gradient_level_grads(self, tape, losses, sampled, extra_scaled, step, num_replicas, representation=None):
-        """Per-task gradients of the shared variables (or representation), combined by the strategy.
-
-        Row `i` of the `[T, P]` matrix is `∇_{θ_sh} L_i` (summed over replicas), or with a shared
-        representation `Z`, `∇_Z L_i` (one backward pass through the heads per task and one
-        through the trunk in all: the combined direction `d` is propagated with `∂Z/∂θ_sh · d`;
-        representation gradients are per replica). Rows of unsampled tasks are zero. Each task's
-        own parameters get the gradient of its own loss (weight 1, as in the papers); penalties
-        (soft sharing) add their gradient to every variable they touch.
-        """
-        num_tasks = len(self.tasks)
-        shared = self.shared_variables
-        source = representation if representation is not None else shared
-        rows = []
-        for i in range(num_tasks):
-            # `losses` was recorded by the tape; select task i through the output gradient.
-            grads = _gradient(tape, losses, source, output_gradients=tf.one_hot(i, num_tasks) * sampled)
-            if representation is not None:
-                rows.append(tf.reshape(tf.cast(grads, tf.float32), [-1]))
-            else:
-                rows.append(tf.concat([tf.reshape(tf.cast(g, tf.float32), [-1]) for g in grads], axis=0))
-        matrix = tf.stack(rows)
-        replica = tf.distribute.get_replica_context()
-        global_losses = losses * num_replicas
-        if representation is None and num_replicas > 1:
-            matrix = replica.all_reduce(tf.distribute.ReduceOp.SUM, matrix)
-            global_losses = replica.all_reduce(tf.distribute.ReduceOp.SUM, losses)
-        direction, weights = self.weighting.combine_gradients(matrix, global_losses, step)
-        weights = tf.stop_gradient(tf.cast(weights, losses.dtype))
-        if representation is not None:
-            direction = tf.reshape(tf.cast(direction, representation.dtype), tf.shape(representation))
-            shared_grads = _gradient(tape, representation, shared, output_gradients=direction)
-        else:
-            direction = direction / num_replicas
-            shared_grads, offset = [], 0
-            for v in shared:
-                size = int(np.prod(v.shape))
-                shared_grads.append(tf.reshape(direction[offset : offset + size], v.shape))
-                offset += size
-        penalty_grads = _gradient(tape, extra_scaled, shared)
-        shared_ids = {id(v) for v in shared}
-        others = [v for v in self.trainable_variables if id(v) not in shared_ids]
-        other_grads = _gradient(tape, losses, others, output_gradients=sampled)
-        other_penalty = _gradient(tape, extra_scaled, others)
-        by_id = {id(v): g + pg for v, g, pg in zip(others, other_grads, other_penalty)}
-        for v, g, pg in zip(shared, shared_grads, penalty_grads):
-            by_id[id(v)] = tf.cast(g, pg.dtype) + pg
-        objective = tf.reduce_sum(weights * sampled * losses)
-        return [by_id[id(v)] for v in self.trainable_variables], weights, objective
 
     def _apply(self, grads, variables, sampled):
         """Applies the update; each task's own variables move only when the task is sampled."""
@@ -509,15 +479,15 @@ class MultiTaskModel(keras.Model):
             pred = self.finalize_output(task, raw[task.name])
             for metric in self._task_metrics[i]:
                 metric.update_state(y_metric, pred, sample_weight=mask * sampled[i])
-        for i, tracker in enumerate(self._weight_trackers):
-            tracker.update_state(weights[i])
+        if self._weights_tracker is not None:
+            self._weights_tracker.update_state(weights)
         for tracker, value in zip(self._penalty_trackers, penalty_values):
             tracker.update_state(value)
 
     def test_step(self, data):
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
         raw = self(x, training=False, raw=True)
-        losses, logged, counts, prepared = self._task_losses(y, raw, sample_weight, training=False)
+        losses, logged, counts, prepared, _ = self._task_losses(y, raw, sample_weight, training=False)
         present = tf.constant([1.0 if t.name in prepared else 0.0 for t in self.tasks])
         weights = tf.constant([t.weight for t in self.tasks])
         penalty, penalty_values = self._penalty()
@@ -550,7 +520,7 @@ class MultiTaskModel(keras.Model):
             missing = [t for t in self.task_names if t not in y_spec]
             if missing:
                 raise ValueError(f"Model tasks with no data: {missing}. Every task needs data to train.")
-        if self._is_per_task(x_spec):
+        if self.is_per_task_input(x_spec):
             absent = sorted(set(y_spec) - set(x_spec))
             if absent:
                 raise ValueError(f"Tasks with labels but no inputs: {absent}.")
@@ -561,7 +531,7 @@ class MultiTaskModel(keras.Model):
             raise ValueError("The data set is empty (cardinality 0).")
         with self.distribute_strategy.scope():  # variables made here must be mirrored too
             if not self.built:
-                if self._is_per_task(x_spec):
+                if self.is_per_task_input(x_spec):
                     shapes = {k: (None,) + tuple(s.shape)[1:] for k, s in x_spec.items()}
                     for name in self.task_names:
                         shapes.setdefault(name, next(iter(shapes.values())))
@@ -679,15 +649,6 @@ class MultiTaskModel(keras.Model):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
-
-
-def _gradient(tape, target, sources, output_gradients=None):
-    """`tape.gradient` with zeros (not None) for sources the target does not depend on."""
-    single = not isinstance(sources, (list, tuple))
-    source_list = [sources] if single else list(sources)
-    grads = tape.gradient(target, source_list, output_gradients=output_gradients)
-    grads = [tf.zeros(tuple(s.shape), "float32") if g is None else g for g, s in zip(grads, source_list)]
-    return grads[0] if single else grads
 
 
 def _apply_if(optimizer, grads, variables, flag):

@@ -15,13 +15,22 @@ Example:
 
 from mtl_keras.zoo import conv as conv
 from mtl_keras.zoo import mlp as mlp
-from mtl_keras.zoo._registry import create_model, describe_model, list_models, register_model
+from mtl_keras.zoo._registry import (
+    MODELS,
+    accepted_arguments,
+    create_model,
+    describe_model,
+    list_models,
+    register_model,
+)
 from mtl_keras.zoo.blocks import ResidualBlock, TaskStack
 from mtl_keras.zoo.table import models_table
 
 __all__ = [
+    "MODELS",
     "ResidualBlock",
     "TaskStack",
+    "accepted_arguments",
     "create_model",
     "describe_model",
     "list_models",

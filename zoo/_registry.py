@@ -6,6 +6,8 @@ from mtl_keras.registry import Registry
 from mtl_keras.task import Task, as_tasks
 
 _MODELS = Registry("zoo model")
+#: The public name of the registry (`zoo.MODELS.names()`, `zoo.MODELS.metadata(name)`).
+MODELS = _MODELS
 _PARAM_CACHE = {}
 
 #: Rank of the input (without batch) that each `input_kind` takes.

@@ -45,19 +45,46 @@ class BenchmarkSpec:
             return spec
         if isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[1], dict):
             return cls(str(spec[0]), tuple(sorted(spec[1].items())))
-        text = str(spec).strip()
-        parts = _split_top_level(text, ":")
-        name, options = parts[0].strip(), {}
-        for part in parts[1:]:
-            key, sep, value = part.partition("=")
-            if not sep or not key.strip().isidentifier():
-                raise BenchmarkConfigError(
-                    f"Benchmark '{text}': options are written `name:key=value[:key=value]`, e.g. "
-                    f"'mmoe_synthetic:p=0.9'. Could not read the option {part!r}."
-                )
-            value = _literal(value.strip())
-            options[key.strip()] = tuple(value) if isinstance(value, list) else value
+        name, options = parse_named_options(spec, "Benchmark", "mmoe_synthetic:p=0.9")
         return cls(name, tuple(sorted(options.items())))
+
+
+def parse_named_options(text, kind, example):
+    """Splits `"name:key=value[:key=value]"` into `(name, {key: value})`.
+
+    Values are read as Python literals (`0.9`, `500`, `True`, `(1.0, 100.0)`, `'sum'`); anything
+    that is not a literal is kept as a string; lists become tuples.
+    """
+    text = str(text).strip()
+    parts = _split_top_level(text, ":")
+    name, options = parts[0].strip(), {}
+    for part in parts[1:]:
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise BenchmarkConfigError(
+                f"{kind} '{text}': options are written `name:key=value[:key=value]`, e.g. "
+                f"'{example}'. Could not read the option {part!r}."
+            )
+        value = _literal(value.strip())
+        options[key.strip()] = tuple(value) if isinstance(value, list) else value
+    return name, options
+
+
+def build_weighting(label):
+    """The weighting strategy of a run from its label: a name, or `name:key=value[:key=value]`.
+
+    E.g. `"pcgrad"`, `"cagrad:c=0.4"`, `"pcgrad:uses_representation=True"` (per-task gradients with
+    respect to the shared representation). Raises `BenchmarkConfigError` for unknown names and
+    options the strategy does not take or refuses.
+    """
+    from mtl_keras import weighting
+
+    name, options = parse_named_options(label, "Weighting", "cagrad:c=0.4")
+    cls = weighting.WEIGHTINGS.get(name)
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as error:  # an option it does not take, or a refused value
+        raise BenchmarkConfigError(f"Weighting '{label}': {error}") from None
 
 
 @dataclasses.dataclass
@@ -77,7 +104,9 @@ class BenchmarkRun:
         benchmarks: benchmark names, optionally with loader options: `"multi_digits"`,
             `"mmoe_synthetic:p=0.9"` (see `BenchmarkSpec.parse`).
         models: zoo model names (see `mtl_keras.zoo.list_models`).
-        weightings: weighting strategy names (see `mtl_keras.weighting.WEIGHTINGS.names()`).
+        weightings: weighting strategy names (see `mtl_keras.weighting.WEIGHTINGS.names()`), each
+            optionally with constructor options: `"cagrad:c=0.4"`,
+            `"pcgrad:uses_representation=True"`.
         seeds: integer seeds; each seeds the data set draw, the initial weights and the shuffles.
         epochs: training epochs of every run.
         batch_size: training batch size (per task in multi-input benchmarks).
@@ -157,7 +186,7 @@ class BenchmarkRun:
             BenchmarkConfigError: listing every unknown benchmark, model, weighting or baseline
                 (each with the registry's close names), and options no model factory takes.
         """
-        from mtl_keras import weighting, zoo
+        from mtl_keras import zoo
         from mtl_keras.benchmarks import datasets
 
         problems = []
@@ -176,8 +205,11 @@ class BenchmarkRun:
         if unknown_options:
             problems.append(f"benchmark_options given for benchmarks that are not run: {unknown_options}")
         known_models = [m for m in self.models if check(_zoo_registry().get, m)]
-        for name in self.weightings:
-            check(weighting.WEIGHTINGS.get, name)
+        for label in self.weightings:
+            try:
+                build_weighting(label)
+            except ValueError as error:  # unknown name, unreadable or refused option
+                problems.append(str(error))
         if self.baseline not in (None, MATCHED):
             check(_zoo_registry().get, self.baseline)
             if self.baseline in zoo.list_models() and _zoo_registry().metadata(self.baseline)["family"] != "independent":
@@ -193,10 +225,8 @@ class BenchmarkRun:
             if model not in self.models:
                 problems.append(f"model_options given for a model that is not run: '{model}'")
                 continue
-            from mtl_keras.zoo._registry import accepted_arguments
-
             if model in known_models:
-                extra = sorted(set(overrides) - set(accepted_arguments(model)))
+                extra = sorted(set(overrides) - set(zoo.accepted_arguments(model)))
                 if extra:
                     problems.append(f"model_options['{model}']: the model does not take {extra}.")
         if problems:
@@ -314,9 +344,9 @@ def check_writable(out_dir):
 
 
 def _zoo_registry():
-    from mtl_keras.zoo._registry import _MODELS
+    from mtl_keras import zoo
 
-    return _MODELS
+    return zoo.MODELS
 
 
 def _as_list(value, key):

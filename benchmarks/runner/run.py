@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from .config import BenchmarkConfigError, BenchmarkRun, check_writable, get_preset, model_input_kind
+from .config import BenchmarkConfigError, BenchmarkRun, build_weighting, check_writable, get_preset, model_input_kind
 
 RESULTS_JSON = "results.json"
 
@@ -273,7 +273,7 @@ def train_one(config, key, bench, role="model"):
 
     train, validation, test = stream("train", True), stream("validation", False), stream("test", False)
     model = zoo.create_model(key.model, tasks=bench.tasks, input_shape=input_shape, **config.model_options.get(key.model, {}))
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), weighting=key.weighting)
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), weighting=build_weighting(key.weighting))
     callbacks = []
     if config.patience:
         callbacks.append(

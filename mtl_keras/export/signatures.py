@@ -129,7 +129,7 @@ def input_specs(model, input_signature=None, dtype="float32"):
             f"Model '{model.name}' has no recorded input shape. Build it with input_shape=... (or fit it), "
             "or pass input_signature=... to the export."
         )
-    per_task = isinstance(structure, dict) and model._is_per_task(structure)
+    per_task = isinstance(structure, dict) and model.is_per_task_input(structure)
     if per_task:
         missing = [t for t in model.task_names if t not in structure]
         if missing:

@@ -24,6 +24,10 @@ class GradualUnfreezing(keras.callbacks.Callback):
       the heads train alone for `epochs_per_stage` epochs, then one more group from the top is
       unfrozen every `epochs_per_stage` epochs.
 
+    Epochs are those `fit` counts: a run resumed with `initial_epoch` (as `BackupAndRestore` does
+    after an interruption) starts with every stage due by then unfrozen. A new `fit` call without
+    `initial_epoch` counts from 0 and so starts the schedule again.
+
     Changing `trainable` changes the list of trained variables, so the callback rebuilds the
     training function (`model.make_train_function(force=True)`) and adds the new variables to
     the optimizer, which must be able to take them: a `DiscriminativeOptimizer` (any rate
@@ -88,8 +92,10 @@ class GradualUnfreezing(keras.callbacks.Callback):
         self._refresh()
 
     def on_epoch_begin(self, epoch, logs=None):
-        layers = self._plan.get(epoch)
-        if not layers or all(layer.trainable for layer in layers):
+        # Everything due by this epoch, not only at it: a resumed run (`initial_epoch`, or
+        # `BackupAndRestore` after an interruption) starts past earlier stages.
+        layers = [layer for due, group in self._plan.items() if due <= epoch for layer in group if not layer.trainable]
+        if not layers:
             return
         set_trainable(layers, True)
         self.unfrozen[epoch] = [layer.name for layer in layers]

@@ -10,7 +10,7 @@ from mtl_keras import zoo
 from mtl_keras.task import as_tasks
 from mtl_keras.tuning.objective import MultiTaskObjective, ObjectiveLogger
 from mtl_keras.weighting import WEIGHTINGS, StaticWeighting
-from mtl_keras.zoo._registry import accepted_arguments
+from mtl_keras.zoo import accepted_arguments
 
 #: What a search can cover.
 SEARCHABLE = ("weights", "lambda", "lr", "weighting", "model")

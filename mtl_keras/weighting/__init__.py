@@ -8,7 +8,7 @@ standalone function on a `[T, P]` gradient matrix (e.g. `pcgrad_direction`, `min
 
 from mtl_keras.weighting.aligned_mtl import AlignedMTL, aligned_mtl_matrix, aligned_mtl_weights
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting, get
-from mtl_keras.weighting.cagrad import CAGrad, cagrad_dual_weights, cagrad_weights
+from mtl_keras.weighting.cagrad import CAGrad, cagrad_dual_weights, cagrad_weights, cagrad_weights_from_gram
 from mtl_keras.weighting.dwa import DynamicWeightAverage, dwa_weights
 from mtl_keras.weighting.famo import FAMO, famo_logit_gradient, famo_objective
 from mtl_keras.weighting.graddrop import GradDrop, graddrop_direction
@@ -19,6 +19,7 @@ from mtl_keras.weighting.mgda import (
     MGDA,
     MGDAUB,
     mgda_weights,
+    mgda_weights_from_gram,
     min_norm_two,
     min_norm_weights,
     min_norm_weights_from_gram,
@@ -54,6 +55,7 @@ __all__ = [
     "aligned_mtl_weights",
     "cagrad_dual_weights",
     "cagrad_weights",
+    "cagrad_weights_from_gram",
     "dual_cone_projection_weights",
     "dwa_weights",
     "famo_logit_gradient",
@@ -65,6 +67,7 @@ __all__ = [
     "imtl_weights",
     "imtl_weights_from_gram",
     "mgda_weights",
+    "mgda_weights_from_gram",
     "min_norm_two",
     "min_norm_weights",
     "min_norm_weights_from_gram",

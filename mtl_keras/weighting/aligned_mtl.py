@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting._ops import combine, gram, num_tasks_of
+from mtl_keras.weighting._ops import gram, num_tasks_of
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 
@@ -56,6 +56,7 @@ class AlignedMTL(Weighting):
     zero rows (those directions are dropped). Reported task weights are `σ_min V Λ^{-½} Vᵀ w`.
 
     Args:
+        uses_representation: see `Weighting`. Defaults to False.
         **kwargs: forwarded to `Weighting`.
 
     Example:
@@ -69,6 +70,6 @@ class AlignedMTL(Weighting):
 
     uses_gradients = True
 
-    def combine_gradients(self, grads, losses, step):
-        weights = aligned_mtl_weights(grads, tf.constant(self.task_weights, grads.dtype))
-        return combine(weights, grads), weights
+    def weights_from_gram(self, gram_matrix, losses, step):
+        matrix = aligned_mtl_matrix(gram_matrix)
+        return tf.linalg.matvec(matrix, tf.constant(self.task_weights, gram_matrix.dtype))

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.registry import Registry
+from mtl_keras.weighting._ops import combine, gram
 
 WEIGHTINGS = Registry("weighting strategy")
 
@@ -21,8 +22,16 @@ class Weighting(keras.layers.Layer):
       (created in `build`), which the model trains together with the network.
     - `combine_gradients(grads, losses, step)` -> `(direction, weights)`: gradient-level
       strategies (`uses_gradients = True`) receive the per-task gradients of the shared
-      parameters stacked as a `[T, P]` matrix and return the update direction `[P]` and the
-      task weights they used (`[T]`).
+      parameters stacked as a `[T, P]` matrix `G` and return the update direction `[P]` and the
+      task weights they used (`[T]`). With `uses_representation`, the model calls
+      `combine_representation_gradients` instead, with the rows shaped `[T, B, ...]`.
+
+    Most gradient-level methods return a combination of the rows, `d = Gᵀ w`, with weights that
+    depend on `G` only through its Gram matrix `K = G Gᵀ` (`[T, T]`). Such a strategy implements
+    `weights_from_gram(gram_matrix, losses, step)` -> `w` and inherits `combine_gradients`. This
+    is also what makes representation-level gradients exact under `tf.distribute`: the columns of
+    `G` are then the examples, split over replicas, so the global `K` is the sum of the replicas'
+    Gram matrices (one `T x T` all-reduce) and each replica applies `w` to its own columns.
 
     A strategy is a Keras layer, so it is serializable, tracked and saved with the model.
     Under `tf.distribute` the per-task losses it receives are already scaled per replica (each
@@ -32,6 +41,12 @@ class Weighting(keras.layers.Layer):
     Rows of tasks that are not sampled in a step are zero.
 
     Args:
+        uses_representation: for gradient-level strategies, take the per-task gradients with
+            respect to the shared representation (the body's output `Z`) instead of all shared
+            parameters: `∇_Z L_i` needs one backward pass through the heads, and the combined
+            direction then goes once through the trunk (`∂Z/∂θ_sh · d`), instead of one backward
+            pass through the trunk per task. Needs a model with one shared input and a fully
+            shared body. `None` keeps the strategy's default (True only for `mgda_ub`).
         **kwargs: forwarded to `keras.layers.Layer` (e.g. `name`).
     """
 
@@ -43,6 +58,28 @@ class Weighting(keras.layers.Layer):
     uses_representation = False
     #: Whether the weights change during training (then they are logged as `<task>_weight`).
     adaptive = True
+
+    def __init__(self, *, uses_representation=None, **kwargs):
+        super().__init__(**kwargs)
+        if uses_representation is not None:
+            if not isinstance(uses_representation, bool):
+                raise ValueError(
+                    f"{type(self).__name__}: uses_representation must be True, False or None. "
+                    f"Received: uses_representation={uses_representation!r}"
+                )
+            if uses_representation and not self.uses_gradients:
+                raise ValueError(
+                    f"{type(self).__name__} weights the losses, not their gradients: it has no "
+                    "representation-level variant. Received: uses_representation=True"
+                )
+            self.uses_representation = uses_representation
+
+    @property
+    def gram_based(self):
+        """Whether the direction is `Gᵀ w` with `w` from the Gram matrix: `weights_from_gram` is
+        implemented and `combine_gradients` is not overridden (an override changes the direction)."""
+        cls = type(self)
+        return cls.weights_from_gram is not Weighting.weights_from_gram and cls.combine_gradients is Weighting.combine_gradients
 
     def configure(self, tasks):
         """Called by the model with its tasks (ordered) when compiling."""
@@ -81,13 +118,67 @@ class Weighting(keras.layers.Layer):
         weights = tf.stop_gradient(self.loss_weights(losses, step))
         return tf.reduce_sum(weights * sampled * losses), weights
 
+    def weights_from_gram(self, gram_matrix, losses, step):
+        """Task weights `w` `[T]` from the Gram matrix `K = G Gᵀ` `[T, T]` of the per-task gradients.
+
+        Implemented by strategies whose direction is the combination `d = Gᵀ w` of the rows.
+
+        Args:
+            gram_matrix: float tensor `[T, T]`; rows and columns of unsampled tasks are zero.
+            losses: float tensor `[T]`, the (global) per-task losses.
+            step: integer tensor, the training step.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not compute its weights from the Gram matrix.")
+
     def combine_gradients(self, grads, losses, step):
         """Combines per-task gradients `[T, P]` of the shared parameters into a direction `[P]`.
+
+        The default, for strategies that implement `weights_from_gram`, is `d = Gᵀ w` with
+        `w = weights_from_gram(G Gᵀ, losses, step)`.
 
         Returns:
             `(direction, weights)`: a float tensor `[P]` and the task weights `[T]`.
         """
-        raise NotImplementedError(f"{type(self).__name__} is not a gradient-level strategy.")
+        if type(self).weights_from_gram is Weighting.weights_from_gram:
+            raise NotImplementedError(f"{type(self).__name__} is not a gradient-level strategy.")
+        weights = tf.cast(self.weights_from_gram(gram(grads), losses, step), grads.dtype)
+        return combine(weights, grads), weights
+
+    def combine_representation_gradients(self, grads, losses, step):
+        """Combines per-task gradients with respect to the shared representation into one direction.
+
+        Called by the model when `uses_representation` is set, with this replica's examples. The
+        default flattens every row (`[T, B·…]`) and uses `combine_gradients`; under `tf.distribute`
+        the rows' columns are the examples, split over replicas, so a Gram-based strategy gets the
+        global `K = Σ_replicas G_r G_rᵀ` (a `T x T` all-reduce) and applies its weights to its own
+        columns: the global-batch result. Strategies that act on coordinates override this
+        (GradDrop sums over the batch axis).
+
+        Args:
+            grads: float tensor `[T, B, ...]`, `∇_Z L_i` for this replica's batch `Z` `[B, ...]`.
+            losses: float tensor `[T]`, this replica's share of each task's loss.
+            step: integer tensor, the training step.
+
+        Returns:
+            `(direction, weights)`: a float tensor shaped like `Z` and the task weights `[T]`.
+        """
+        rows = tf.reshape(grads, [tf.shape(grads)[0], -1])
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            direction, weights = self.combine_gradients(rows, losses, step)
+        elif self.gram_based:
+            global_gram = context.all_reduce(tf.distribute.ReduceOp.SUM, gram(rows))
+            weights = tf.cast(self.weights_from_gram(global_gram, self.global_losses(losses), step), rows.dtype)
+            direction = combine(weights, rows)
+        else:
+            direction, weights = self.combine_gradients(rows, self.global_losses(losses), step)
+        return tf.reshape(direction, tf.shape(grads)[1:]), weights
+
+    def get_config(self):
+        config = super().get_config()
+        if self.uses_gradients:
+            config["uses_representation"] = bool(self.uses_representation)
+        return config
 
     def compute_output_shape(self, input_shape):
         return input_shape

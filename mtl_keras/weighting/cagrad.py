@@ -3,10 +3,11 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting._ops import active_mask, check_int, check_number, combine, fixed_iterations, gram
+from mtl_keras.weighting._ops import active_mask, check_int, check_number, fixed_iterations, gram, xla_compiled
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 
+@xla_compiled
 def cagrad_dual_weights(gram_matrix, c=0.5, iterations=200, step_size=4.0):
     """Solves CAGrad's dual `min_{w ∈ Δ} g_w · g_0 + √φ ||g_w||` with `φ = c² ||g_0||²`.
 
@@ -64,7 +65,12 @@ def cagrad_weights(grads, c=0.5, iterations=200, rescale=True):
     With `rescale`, `d` is divided by `1 + c²` (the authors' code default). With `c = 0`, `d` is
     the mean gradient.
     """
-    w, g0_weights, lam = cagrad_dual_weights(gram(grads), c, iterations)
+    return cagrad_weights_from_gram(gram(grads), c, iterations, rescale)
+
+
+def cagrad_weights_from_gram(gram_matrix, c=0.5, iterations=200, rescale=True):
+    """`cagrad_weights` from the Gram matrix `K = G Gᵀ` `[T, T]`."""
+    w, g0_weights, lam = cagrad_dual_weights(gram_matrix, c, iterations)
     weights = g0_weights + lam * w
     if rescale:
         weights = weights / (1.0 + c * c)
@@ -88,6 +94,7 @@ class CAGrad(Weighting):
         c: the radius `c >= 0`. Defaults to 0.5 (the paper's value for NYUv2 / CityScapes).
         iterations: mirror-descent steps (`>= 1`). Defaults to 200.
         rescale: divide the direction by `1 + c²`. Defaults to True.
+        uses_representation: see `Weighting`. Defaults to False.
         **kwargs: forwarded to `Weighting`.
 
     Example:
@@ -107,9 +114,8 @@ class CAGrad(Weighting):
         self.iterations = check_int("CAGrad", "iterations", iterations, minimum=1)
         self.rescale = bool(rescale)
 
-    def combine_gradients(self, grads, losses, step):
-        weights = cagrad_weights(grads, self.c, self.iterations, self.rescale)
-        return combine(weights, grads), weights
+    def weights_from_gram(self, gram_matrix, losses, step):
+        return cagrad_weights_from_gram(gram_matrix, self.c, self.iterations, self.rescale)
 
     def get_config(self):
         return {**super().get_config(), "c": self.c, "iterations": self.iterations, "rescale": self.rescale}

@@ -45,6 +45,28 @@ def famo_logit_gradient(logits, delta):
     return z * (delta - tf.reduce_sum(z * delta))
 
 
+def famo_state_update(state, log_losses, sampled, learning_rate, weight_decay):
+    """One FAMO logit update from this step's log-losses; returns the new state.
+
+    Args:
+        state: sequence of six `[T]` tensors: logits, previous log-losses, has-previous flags,
+            Adam's `m`, `v` and step count `t` (the same in every entry).
+        log_losses: float tensor `[T]`, `log(L_i + ε)` of this step.
+        sampled: 0/1 float tensor `[T]`, the tasks of this step.
+        learning_rate, weight_decay: FAMO's `β` and `γ`.
+
+    Returns:
+        The updated state tuple. `δ_i = log L_i(t-1) - log L_i(t)` counts only for tasks sampled
+        now and seen before; the previous log-losses of unsampled tasks are kept.
+    """
+    logits, previous, has_previous, m, v, t = state
+    delta = (previous - log_losses) * sampled * has_previous
+    grad = famo_logit_gradient(logits, delta) + weight_decay * logits
+    logits, m, v, t = adam_update(logits, grad, m, v, t, learning_rate)
+    previous = tf.where(sampled > 0, log_losses, previous)
+    return logits, previous, tf.maximum(has_previous, sampled), m, v, t
+
+
 @WEIGHTINGS.register("famo")
 @keras.saving.register_keras_serializable(package="mtl_keras")
 class FAMO(Weighting):
@@ -86,41 +108,30 @@ class FAMO(Weighting):
         self.epsilon = check_number("FAMO", "epsilon", epsilon, minimum=0, strict=True)
 
     def build(self, input_shape=None):
-        def state(name, shape=(self.num_tasks,)):
-            return self.add_weight(shape=shape, initializer="zeros", trainable=False, name=name)
-
-        self.logits = state("logits")
-        self.previous_log_losses = state("previous_log_losses")
-        self.has_previous = state("has_previous")
-        self.adam_m = state("adam_m")
-        self.adam_v = state("adam_v")
-        self.adam_t = state("adam_t", shape=())
+        # One variable, rows: logits ξ, previous log-losses, has-previous flags, Adam m, v and the
+        # step count (repeated per task): one read and one write per step instead of twelve.
+        self.state = self.add_weight(shape=(6, self.num_tasks), initializer="zeros", trainable=False, name="state")
         self.built = True
+
+    @property
+    def logits(self):
+        """FAMO's current logits `ξ` `[T]` (the task weights are `softmax(ξ)`, rescaled per step)."""
+        return read(self.state)[0]
 
     def combine_losses(self, losses, sampled, step):
         sampled32 = tf.cast(sampled, tf.float32)
         global_losses = self.global_losses(tf.stop_gradient(tf.cast(losses, tf.float32)))
         log_losses = tf.math.log(tf.maximum(global_losses, 0.0) + self.epsilon)
-        valid = sampled32 * read(self.has_previous)
-        delta = (read(self.previous_log_losses) - log_losses) * valid
-        logits = read(self.logits)
-        grad = famo_logit_gradient(logits, delta) + self.weight_decay * logits
-        logits, m, v, t = adam_update(
-            logits, grad, read(self.adam_m), read(self.adam_v), read(self.adam_t), self.learning_rate
-        )
-        self.logits.assign(logits)
-        self.adam_m.assign(m)
-        self.adam_v.assign(v)
-        self.adam_t.assign(t)
-        self.previous_log_losses.assign(tf.where(sampled32 > 0, log_losses, read(self.previous_log_losses)))
-        self.has_previous.assign(tf.maximum(read(self.has_previous), sampled32))
+        state = famo_state_update(tf.unstack(read(self.state)), log_losses, sampled32, self.learning_rate, self.weight_decay)
+        self.state.assign(tf.stack(state))
+        logits = state[0]
         # Weights from the global losses; the objective is linear in this replica's share, so the
         # summed replica gradients equal the gradient of FAMO's log objective on the global losses.
         _, weights = famo_objective(tf.cast(global_losses, losses.dtype), logits, sampled, self.epsilon)
         return tf.reduce_sum(tf.cast(sampled, losses.dtype) * weights * losses), weights
 
     def loss_weights(self, losses, step):
-        return famo_objective(losses, read(self.logits), None, self.epsilon)[1]
+        return famo_objective(losses, self.logits, None, self.epsilon)[1]
 
     def get_config(self):
         return {

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting._ops import active_mask, adam_update, check_number, combine, gram, read
+from mtl_keras.weighting._ops import active_mask, adam_update, check_number, read
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 
@@ -60,13 +60,14 @@ class GradNorm(Weighting):
     Design in this library: GradNorm needs per-task gradient norms, so it is a gradient-level
     strategy. The norms are those of the rows of `G` (the per-task gradients of all shared
     parameters, or of the shared representation when the model provides it) instead of the last
-    shared layer's weights used in the paper. The weights are updated inside `combine_gradients`
+    shared layer's weights used in the paper. The weights are updated inside `weights_from_gram`
     by a small Adam step of their own (`learning_rate`); the paper trains them with the network's
     optimizer. `L_i(0)` is the loss at the first step where the task's gradient row is non-zero.
 
     Args:
         alpha: the asymmetry `α >= 0`. Defaults to 1.5 (the paper's value for NYUv2).
         learning_rate: `> 0`, the Adam learning rate of the weights. Defaults to 0.025.
+        uses_representation: see `Weighting`. Defaults to False.
         **kwargs: forwarded to `Weighting`.
 
     Example:
@@ -97,11 +98,10 @@ class GradNorm(Weighting):
         self.adam_t = state("adam_t", shape=())
         self.built = True
 
-    def combine_gradients(self, grads, losses, step):
-        gram_matrix = gram(grads)
+    def weights_from_gram(self, gram_matrix, losses, step):
         active = active_mask(gram_matrix)
         norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gram_matrix), 0.0))
-        losses = tf.cast(tf.stop_gradient(losses), grads.dtype)
+        losses = tf.cast(tf.stop_gradient(losses), gram_matrix.dtype)
         first = active * (1.0 - read(self.has_initial))
         initial = tf.where(first > 0, losses, read(self.initial_losses))
         self.initial_losses.assign(initial)
@@ -115,7 +115,7 @@ class GradNorm(Weighting):
         self.adam_m.assign(m)
         self.adam_v.assign(v)
         self.adam_t.assign(t)
-        return combine(weights, grads), weights
+        return weights
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "learning_rate": self.learning_rate}

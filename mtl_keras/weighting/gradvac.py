@@ -6,16 +6,17 @@ import tensorflow as tf
 from mtl_keras.weighting._ops import (
     check_int,
     check_number,
-    combine,
     gram,
     num_tasks_of,
     random_orders,
     read,
     step_seed,
+    xla_compiled,
 )
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 
+@xla_compiled(min_tasks=3)
 def gradvac_coefficients(gram_matrix, targets, orders=None, beta=0.01):
     """GradVac in coefficient form, with the update of the EMA similarity targets.
 
@@ -94,6 +95,7 @@ class GradVac(Weighting):
     Args:
         beta: the EMA rate `β` in `[0, 1]`. Defaults to 0.01 (the paper's `1e-2`).
         seed: integer seed of the task orders. Defaults to 0.
+        uses_representation: see `Weighting`. Defaults to False.
         **kwargs: forwarded to `Weighting`.
 
     Example:
@@ -118,12 +120,12 @@ class GradVac(Weighting):
         )
         self.built = True
 
-    def combine_gradients(self, grads, losses, step):
-        orders = random_orders(num_tasks_of(grads), step_seed(self.seed, step, salt=71))
-        targets = tf.cast(read(self.similarity_targets), grads.dtype)
-        weights, new_targets = gradvac_weights(grads, targets, orders, self.beta)
+    def weights_from_gram(self, gram_matrix, losses, step):
+        orders = random_orders(num_tasks_of(gram_matrix), step_seed(self.seed, step, salt=71))
+        targets = tf.cast(read(self.similarity_targets), gram_matrix.dtype)
+        coefficients, new_targets = gradvac_coefficients(gram_matrix, targets, orders, self.beta)
         self.similarity_targets.assign(tf.cast(new_targets, self.similarity_targets.dtype))
-        return combine(weights, grads), weights
+        return tf.reduce_sum(coefficients, axis=0)
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta, "seed": self.seed}

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting._ops import active_mask, combine, gram
+from mtl_keras.weighting._ops import active_mask, gram
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 
@@ -56,6 +56,7 @@ class IMTL(Weighting):
     gradient part (IMTL-G) is implemented; the paper's loss-scale part (IMTL-L) is not.
 
     Args:
+        uses_representation: see `Weighting`. Defaults to False.
         **kwargs: forwarded to `Weighting`.
 
     Example:
@@ -69,6 +70,5 @@ class IMTL(Weighting):
 
     uses_gradients = True
 
-    def combine_gradients(self, grads, losses, step):
-        weights = imtl_weights(grads)
-        return combine(weights, grads), weights
+    def weights_from_gram(self, gram_matrix, losses, step):
+        return imtl_weights_from_gram(gram_matrix)

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting._ops import active_mask, check_int, combine, fixed_iterations, gram, num_tasks_of
+from mtl_keras.weighting._ops import active_mask, check_int, fixed_iterations, gram, num_tasks_of, xla_compiled
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 NORMALIZATIONS = ("none", "l2", "loss", "loss+")
@@ -23,6 +23,7 @@ def min_norm_two(k11, k12, k22):
     return tf.where(denominator > 0, tf.clip_by_value(gamma, 0.0, 1.0), 0.5 * tf.ones_like(gamma))
 
 
+@xla_compiled(min_tasks=3)  # two tasks: the closed form
 def min_norm_weights_from_gram(gram_matrix, iterations=100):
     """Weights `α` on the simplex minimising `||Σ_i α_i g_i||²`, from the Gram matrix `K = G Gᵀ`.
 
@@ -76,16 +77,20 @@ def mgda_weights(grads, losses=None, normalization="none", iterations=100):
     `L_i` (`"loss"`) or `L_i ||g_i||` (`"loss+"`), as in the authors' code; the returned weights
     are `α_i / n_i`, so that `Gᵀ w = Σ_i α_i g_i / n_i`.
     """
+    return mgda_weights_from_gram(gram(grads), losses, normalization, iterations)
+
+
+def mgda_weights_from_gram(gram_matrix, losses=None, normalization="none", iterations=100):
+    """`mgda_weights` from the Gram matrix `K = G Gᵀ` `[T, T]` (normalising `g_i` scales `K_ij` by `1/(n_i n_j)`)."""
     if normalization not in NORMALIZATIONS:
         raise ValueError(f"normalization must be one of {NORMALIZATIONS}. Received: normalization={normalization!r}")
-    gram_matrix = gram(grads)
     if normalization == "none":
         return min_norm_weights_from_gram(gram_matrix, iterations)
-    scale = tf.ones([num_tasks_of(grads)], grads.dtype)
+    scale = tf.ones([num_tasks_of(gram_matrix)], gram_matrix.dtype)
     if normalization in ("l2", "loss+"):
         scale = scale * tf.sqrt(tf.maximum(tf.linalg.diag_part(gram_matrix), 0.0))
     if normalization in ("loss", "loss+"):
-        scale = scale * tf.cast(losses, grads.dtype)
+        scale = scale * tf.cast(losses, gram_matrix.dtype)
     inverse = tf.math.divide_no_nan(tf.ones_like(scale), scale)
     alpha = min_norm_weights_from_gram(gram_matrix * inverse[:, tf.newaxis] * inverse[tf.newaxis, :], iterations)
     return alpha * inverse
@@ -107,6 +112,7 @@ class MGDA(Weighting):
         normalization: gradient normalisation before solving: `"none"` (the paper's algorithm),
             `"l2"`, `"loss"` or `"loss+"` (used in the authors' code). Defaults to `"none"`.
         iterations: Frank-Wolfe steps for three or more tasks (`>= 1`). Defaults to 100.
+        uses_representation: see `Weighting`. Defaults to False (True for `MGDAUB`).
         **kwargs: forwarded to `Weighting`.
 
     Example:
@@ -129,9 +135,8 @@ class MGDA(Weighting):
         self.normalization = normalization
         self.iterations = check_int(type(self).__name__, "iterations", iterations, minimum=1)
 
-    def combine_gradients(self, grads, losses, step):
-        weights = mgda_weights(grads, losses, self.normalization, self.iterations)
-        return combine(weights, grads), weights
+    def weights_from_gram(self, gram_matrix, losses, step):
+        return mgda_weights_from_gram(gram_matrix, losses, self.normalization, self.iterations)
 
     def get_config(self):
         return {**super().get_config(), "normalization": self.normalization, "iterations": self.iterations}
@@ -146,12 +151,14 @@ class MGDAUB(MGDA):
     parameters with the gradients of the losses with respect to the shared representation `Z`
     (the body's output), `∇_Z L_i`, which needs one backward pass for all tasks; the weights `α` are
     the min-norm weights of those rows, and the shared parameters then follow `Σ_i α_i ∇θ L_i`.
-    The maths is exactly `MGDA`'s: this class only sets `uses_representation = True`, which asks
-    the model to give the `[T, P]` matrix with `P` the (flattened) representation entries.
+    The maths is exactly `MGDA`'s: this class only sets `uses_representation = True`, so the model
+    hands the rows `∇_Z L_i` (`[T, B, ...]`) to `combine_representation_gradients`, which solves the
+    min-norm problem on their Gram matrix (over the global batch under `tf.distribute`).
 
     Args:
         normalization: see `MGDA`. Defaults to `"none"`.
         iterations: see `MGDA`. Defaults to 100.
+        uses_representation: see `Weighting`. Defaults to True (False gives `MGDA`).
         **kwargs: forwarded to `Weighting`.
 
     Example:

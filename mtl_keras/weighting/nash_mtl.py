@@ -3,10 +3,19 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting._ops import active_mask, check_int, check_number, combine, fixed_iterations, gram, num_tasks_of
+from mtl_keras.weighting._ops import (
+    active_mask,
+    check_int,
+    check_number,
+    fixed_iterations,
+    gram,
+    num_tasks_of,
+    xla_compiled,
+)
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 
+@xla_compiled
 def nash_weights_from_gram(gram_matrix, iterations=20, ridge=1e-4):
     """Nash bargaining weights: the positive solution `α` of `(K α)_i = 1 / α_i`, `K = G Gᵀ`.
 
@@ -70,6 +79,7 @@ class NashMTL(Weighting):
         iterations: Newton steps (`>= 1`). Defaults to 20.
         ridge: `>= 0` added to the normalised Gram matrix's diagonal. Defaults to 1e-4.
         max_norm: `None` or `> 0`: clip the direction's norm to it. Defaults to None.
+        uses_representation: see `Weighting`. Defaults to False.
         **kwargs: forwarded to `Weighting`.
 
     Example:
@@ -89,14 +99,14 @@ class NashMTL(Weighting):
         self.ridge = check_number("NashMTL", "ridge", ridge, minimum=0)
         self.max_norm = None if max_norm is None else check_number("NashMTL", "max_norm", max_norm, minimum=0, strict=True)
 
-    def combine_gradients(self, grads, losses, step):
-        weights = nash_weights(grads, self.iterations, self.ridge)
-        direction = combine(weights, grads)
+    def weights_from_gram(self, gram_matrix, losses, step):
+        weights = nash_weights_from_gram(gram_matrix, self.iterations, self.ridge)
         if self.max_norm is not None:
-            factor = tf.minimum(1.0, tf.math.divide_no_nan(tf.cast(self.max_norm, grads.dtype), tf.norm(direction)))
-            factor = tf.where(tf.norm(direction) > 0, factor, 1.0)
-            direction, weights = direction * factor, weights * factor
-        return direction, weights
+            # ||Gᵀα||² = αᵀ K α: the direction's norm without forming it.
+            norm = tf.sqrt(tf.maximum(tf.reduce_sum(weights * tf.linalg.matvec(gram_matrix, weights)), 0.0))
+            factor = tf.minimum(1.0, tf.math.divide_no_nan(tf.cast(self.max_norm, gram_matrix.dtype), norm))
+            weights = weights * tf.where(norm > 0, factor, 1.0)
+        return weights
 
     def get_config(self):
         return {**super().get_config(), "iterations": self.iterations, "ridge": self.ridge, "max_norm": self.max_norm}

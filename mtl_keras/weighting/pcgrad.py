@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting._ops import check_int, combine, gram, num_tasks_of, random_orders, step_seed
+from mtl_keras.weighting._ops import check_int, combine, gram, num_tasks_of, random_orders, step_seed, xla_compiled
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 
@@ -16,6 +16,7 @@ def _as_orders(orders, num_tasks):
     return orders
 
 
+@xla_compiled(min_tasks=3)
 def pcgrad_coefficients(gram_matrix, orders=None):
     """PCGrad in coefficient form: `C` `[T, T]` such that the projected gradients are `C G`.
 
@@ -79,6 +80,7 @@ class PCGrad(Weighting):
 
     Args:
         seed: integer seed of the random task orders. Defaults to 0.
+        uses_representation: see `Weighting`. Defaults to False.
         **kwargs: forwarded to `Weighting`.
 
     Example:
@@ -96,10 +98,9 @@ class PCGrad(Weighting):
         super().__init__(**kwargs)
         self.seed = check_int("PCGrad", "seed", seed, minimum=0)
 
-    def combine_gradients(self, grads, losses, step):
-        orders = random_orders(num_tasks_of(grads), step_seed(self.seed, step, salt=31))
-        weights = pcgrad_weights(grads, orders)
-        return combine(weights, grads), weights
+    def weights_from_gram(self, gram_matrix, losses, step):
+        orders = random_orders(num_tasks_of(gram_matrix), step_seed(self.seed, step, salt=31))
+        return tf.reduce_sum(pcgrad_coefficients(gram_matrix, orders), axis=0)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

@@ -3,10 +3,11 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting._ops import active_mask, check_int, combine, fixed_iterations, gram, num_tasks_of
+from mtl_keras.weighting._ops import active_mask, check_int, fixed_iterations, gram, num_tasks_of, xla_compiled
 from mtl_keras.weighting.base import WEIGHTINGS, Weighting
 
 
+@xla_compiled
 def dual_cone_projection_weights(gram_matrix, lower_bounds, iterations=100):
     """Weights `v` such that `Gᵀ v` is the projection of `Gᵀ u` onto the dual cone `{x : G x >= 0}`.
 
@@ -78,6 +79,7 @@ class UPGrad(Weighting):
 
     Args:
         iterations: coordinate-descent sweeps (`>= 1`). Defaults to 100.
+        uses_representation: see `Weighting`. Defaults to False.
         **kwargs: forwarded to `Weighting`.
 
     Example:
@@ -94,9 +96,8 @@ class UPGrad(Weighting):
         super().__init__(**kwargs)
         self.iterations = check_int("UPGrad", "iterations", iterations, minimum=1)
 
-    def combine_gradients(self, grads, losses, step):
-        weights = upgrad_weights(grads, self.iterations)
-        return combine(weights, grads), weights
+    def weights_from_gram(self, gram_matrix, losses, step):
+        return upgrad_weights_from_gram(gram_matrix, self.iterations)
 
     def get_config(self):
         return {**super().get_config(), "iterations": self.iterations}

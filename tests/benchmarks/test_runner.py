@@ -165,6 +165,31 @@ def test_unknown_names_are_reported_together_before_training(tmp_path):
     assert not out.exists()  # nothing started
 
 
+def test_weightings_take_constructor_options(tmp_path):
+    from mtl_keras import weighting
+    from mtl_keras.benchmarks.runner.config import build_weighting
+
+    strategy = build_weighting("pcgrad:uses_representation=True")
+    assert isinstance(strategy, weighting.PCGrad) and strategy.uses_representation
+    assert build_weighting("cagrad:c=0.25:iterations=50").get_config()["c"] == 0.25
+    config = BenchmarkRun(
+        benchmarks=["mmoe_synthetic"], models=["hard_sharing_mlp"],
+        weightings=["cagrad:c=-1.0", "pcgrad:alpha=2", "mgda:normalization"], seeds=[0],
+    )
+    with pytest.raises(BenchmarkConfigError) as info:
+        run_benchmarks(config, tmp_path / "bad", progress=False)
+    message = str(info.value)
+    assert "c must be a finite number >= 0. Received: c=-1.0" in message
+    assert "Weighting 'pcgrad:alpha=2'" in message and "alpha" in message
+    assert "Could not read the option 'normalization'" in message
+    label = "mgda_ub:normalization='l2'"
+    results = run_benchmarks(
+        _tiny(benchmarks=["mmoe_synthetic:p=0.5"], weightings=[label], epochs=1), tmp_path / "ok", progress=False,
+        plots=False,
+    )
+    assert not results.failed and label in {r["weighting"] for r in results.records}
+
+
 def test_other_bad_configurations(tmp_path):
     with pytest.raises(BenchmarkConfigError, match="Unknown preset: 'quik'. Did you mean: quick"):
         get_preset("quik")

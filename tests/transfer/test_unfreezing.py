@@ -50,6 +50,13 @@ def test_top_down_with_discriminative_rates(pretrained, target_data):
     assert rates == pytest.approx([2.6**-2, 2.6**-1, 1.0])
 
 
+def test_a_resumed_run_starts_with_the_stages_already_due(pretrained, target_data):
+    tuner = transfer.FineTuner(pretrained, mk.Task("t", num_classes=2)).compile(learning_rate=1e-2)
+    start, snap = _fit(tuner, target_data, 4, {1: ["d2"], 2: ["d1"]}, initial_epoch=2)
+    assert snap.trainable == [[True, True], [True, True]]  # epochs 2 and 3: both stages are due
+    assert _moved(start[0], snap.weights[0][0]) and _moved(start[1], snap.weights[0][1])
+
+
 def test_unknown_layer_names_raise(pretrained, target_data):
     tuner = transfer.FineTuner(pretrained, mk.Task("t", num_classes=2)).compile()
     with pytest.raises(ValueError, match="No layer named"):

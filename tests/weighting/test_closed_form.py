@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import mtl_keras as mk
 from mtl_keras import weighting as W
 from mtl_keras.weighting._ops import combine, gram
 
@@ -153,6 +154,26 @@ def test_graddrop_keeps_one_sign_per_coordinate():
     direction = W.graddrop_direction(grads, _t([0.5, 0.1, 0.5])).numpy()
     np.testing.assert_allclose(direction, [4.0, 1.0, 0.0])
     np.testing.assert_allclose(W.graddrop_direction(grads, _t([0.5, 0.1, 0.5]), leak=1.0).numpy(), [4.0, -1.0, 0.0])
+
+
+def test_graddrop_on_the_representation_decides_signs_from_batch_sums():
+    # [T=2, B=2, D=2]. Feature 0: task 0 sums to +3 (its examples +4 and -1), task 1 to +1: purity 1,
+    # so both tasks' whole columns are kept, the negative example entry included. Feature 1: task 0
+    # sums to -2, task 1 to +1: purity ½(1 - 1/3) = ⅓; U = 0.5 keeps the negative task (0) for every example.
+    grads = _t([[[4.0, -1.0], [-1.0, -1.0]], [[0.5, 0.5], [0.5, 0.5]]])
+    strategy = W.GradDrop(uses_representation=True)
+    strategy.configure([mk.Task(n, kind="regression") for n in "ab"])
+    signal = tf.reduce_sum(grads, axis=1, keepdims=True)
+    direction = W.graddrop_direction(grads, _t([[0.3, 0.5]]), signal=signal).numpy()
+    np.testing.assert_allclose(direction, [[4.5, -1.0], [-0.5, -1.0]])
+    # U below the purity of feature 1 keeps the positive task (1) instead, again for the whole batch.
+    direction = W.graddrop_direction(grads, _t([[0.3, 0.1]]), signal=signal).numpy()
+    np.testing.assert_allclose(direction, [[4.5, 0.5], [-0.5, 0.5]])
+    # The strategy's hook draws one U per feature: every example of a feature shares its mask.
+    direction, weights = strategy.combine_representation_gradients(grads, tf.ones([2]), tf.constant(3, tf.int64))
+    assert direction.shape == (2, 2) and weights.numpy().tolist() == [1.0, 1.0]
+    np.testing.assert_allclose(direction.numpy()[:, 0], [4.5, -0.5])
+    assert direction.numpy()[:, 1].tolist() in ([-1.0, -1.0], [0.5, 0.5])
 
 
 def test_uncertainty_optimum_is_log_loss():

@@ -193,3 +193,52 @@ def test_random_strategies_are_reproducible_by_step():
         )
     rlw = make("rlw")
     assert not np.allclose(rlw.loss_weights(tf.ones([3]), 1).numpy(), rlw.loss_weights(tf.ones([3]), 2).numpy())
+
+
+def test_representation_option_is_a_serialized_argument_of_gradient_strategies():
+    for name in sorted(GRADIENT_LEVEL):
+        strategy = W.WEIGHTINGS.get(name)(uses_representation=True)
+        assert strategy.uses_representation
+        restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(strategy))
+        assert restored.uses_representation and restored.get_config()["uses_representation"] is True
+    assert not W.MGDAUB(uses_representation=False).uses_representation
+    assert W.PCGrad().get_config()["uses_representation"] is False
+    assert "uses_representation" not in W.get("dwa").get_config()
+    with pytest.raises(ValueError, match="weights the losses.*uses_representation=True"):
+        W.DynamicWeightAverage(uses_representation=True)
+    with pytest.raises(ValueError, match="Received: uses_representation='yes'"):
+        W.PCGrad(uses_representation="yes")
+
+
+def test_every_strategy_but_graddrop_works_from_the_gram_matrix():
+    assert {n for n in GRADIENT_LEVEL if W.get(n).gram_based} == GRADIENT_LEVEL - {"graddrop"}
+    rng = np.random.default_rng(3)
+    grads = tf.constant(rng.normal(size=(3, 2, 4)), tf.float32)  # [T, B, D] representation gradients
+    rows = tf.reshape(grads, [3, -1]).numpy()
+    expected_weights = {  # each method's own function of the [T, P] rows
+        "mgda": W.min_norm_weights(rows), "imtl": W.imtl_weights(rows), "upgrad": W.upgrad_weights(rows),
+        "cagrad": W.cagrad_weights(rows), "nash_mtl": W.nash_weights(rows),
+        "aligned_mtl": W.aligned_mtl_weights(rows), "mgda_ub": W.min_norm_weights(rows),
+    }  # fmt: skip
+    for name, weights in expected_weights.items():
+        direction, got = make(name).combine_representation_gradients(grads, tf.ones([3]), tf.constant(0, tf.int64))
+        np.testing.assert_allclose(got.numpy(), weights.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+        by_hand = np.einsum("t,tbd->bd", weights.numpy(), grads.numpy())  # Σ_i w_i ∇_Z L_i, per example
+        np.testing.assert_allclose(direction.numpy(), by_hand, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+class _Doubled(W.PCGrad):
+    """Inherits PCGrad's Gram weights but changes the direction: not Gram-based any more."""
+
+    def combine_gradients(self, grads, losses, step):
+        direction, weights = super().combine_gradients(grads, losses, step)
+        return 2.0 * direction, 2.0 * weights
+
+
+def test_overriding_combine_gradients_leaves_the_gram_route():
+    strategy = _Doubled()
+    assert not strategy.gram_based
+    strategy.configure([mk.Task(f"t{i}", kind="regression") for i in range(2)])
+    grads = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    direction, _ = strategy.combine_representation_gradients(grads[:, tf.newaxis], tf.ones([2]), 0)
+    np.testing.assert_allclose(direction.numpy()[0], [2.0, 2.0])

@@ -8,7 +8,6 @@ import pytest
 
 import mtl_keras as mk
 from mtl_keras import zoo
-from mtl_keras.zoo._registry import _MODELS
 
 VECTOR_SHAPE = (6,)
 IMAGE_SHAPE = (8, 8, 1)
@@ -38,7 +37,7 @@ def _data(input_kind, n=32, seed=0):
 
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_every_model_trains_predicts_and_reloads(name, tmp_path):
-    kind = _MODELS.metadata(name)["input_kind"]
+    kind = zoo.MODELS.metadata(name)["input_kind"]
     x, labels = _data(kind)
     model = zoo.create_model(name, tasks=_tasks(), input_shape=x.shape[1:])
     assert isinstance(model, mk.MultiTaskModel)
@@ -64,7 +63,7 @@ def test_every_model_trains_predicts_and_reloads(name, tmp_path):
 
 @pytest.mark.parametrize("name", ["test_cross_stitch_mlp", "test_film_conv"])
 def test_graph_mode_training(name):
-    kind = _MODELS.metadata(name)["input_kind"]
+    kind = zoo.MODELS.metadata(name)["input_kind"]
     x, labels = _data(kind)
     model = zoo.create_model(name, tasks=_tasks(), input_shape=x.shape[1:])
     model.compile(optimizer=keras.optimizers.Adam(0.01))
@@ -155,5 +154,5 @@ def test_register_model_decorator():
         with pytest.raises(ValueError, match="'_custom_zoo_test_mlp'.*'depth'"):
             zoo.create_model("_custom_zoo_test_mlp", tasks=_tasks(), depth=2)
     finally:
-        _MODELS._entries.pop("_custom_zoo_test_mlp")
-        _MODELS._metadata.pop("_custom_zoo_test_mlp")
+        zoo.MODELS._entries.pop("_custom_zoo_test_mlp")
+        zoo.MODELS._metadata.pop("_custom_zoo_test_mlp")
