@@ -71,22 +71,17 @@ def on_parameters(model, tape, task_losses, losses, sampled, extra, step, scale=
         grads = gradient(tape, loss, shared + others, output_gradients=tf.cast(flag * scale, loss.dtype))
         rows.append(_flatten(grads[: len(shared)]) / scale)
         other_grads = [a + tf.cast(g, a.dtype) for a, g in zip(other_grads, grads[len(shared) :])]
-    matrix = tf.stack(rows)
+    weighting = model.weighting
+    matrix = weighting.sum_over_replicas(tf.stack(rows))
+    direction, weights = weighting.combine_gradients(matrix, weighting.global_losses(losses), step)
     replica = tf.distribute.get_replica_context()
     num_replicas = replica.num_replicas_in_sync if replica is not None else 1
-    global_losses = losses
-    if num_replicas > 1:
-        matrix = replica.all_reduce(tf.distribute.ReduceOp.SUM, matrix)
-        global_losses = replica.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(losses))
-    direction, weights = model.weighting.combine_gradients(matrix, global_losses, step)
     shared_grads = _split(direction * (scale / num_replicas), shared)  # the optimizer sums replicas again
-    by_id = dict(zip((id(v) for v in shared), shared_grads))
-    by_id.update(zip((id(v) for v in others), other_grads))
-    grads = [by_id[id(v)] for v in variables]
+    grads = _in_order(variables, zip(shared, shared_grads), zip(others, other_grads))
     if extra is not None:
         penalty = gradient(tape, extra, variables, output_gradients=tf.cast(scale, extra.dtype))
         grads = [g + tf.cast(p, g.dtype) for g, p in zip(grads, penalty)]
-    return grads, _stop(weights, losses), tf.reduce_sum(_stop(weights, losses) * sampled * losses)
+    return _result(grads, weights, losses, sampled)
 
 
 def on_representation(model, tape, representation, copies, task_losses, losses, sampled, extra, step, scale=1.0):
@@ -119,12 +114,11 @@ def on_representation(model, tape, representation, copies, task_losses, losses, 
         targets.append(extra)
         seeds.append(tf.cast(scale, extra.dtype))
     second = gradient(tape, targets, sources, output_gradients=seeds)
-    by_id = dict(zip((id(v) for v in trunk), second[: len(trunk)]))
     head_grads = first[len(copies) :]
     if extra is not None:
         head_grads = [g + tf.cast(p, g.dtype) for g, p in zip(head_grads, second[len(trunk) :])]
-    by_id.update(zip((id(v) for v in others), head_grads))
-    return [by_id[id(v)] for v in variables], _stop(weights, losses), tf.reduce_sum(_stop(weights, losses) * sampled * losses)
+    grads = _in_order(variables, zip(trunk, second[: len(trunk)]), zip(others, head_grads))
+    return _result(grads, weights, losses, sampled)
 
 
 def _zeros_like(source):
@@ -148,5 +142,12 @@ def _split(direction, variables):
     return pieces
 
 
-def _stop(weights, losses):
-    return tf.stop_gradient(tf.cast(weights, losses.dtype))
+def _in_order(variables, *pairs):
+    """The gradients of `(variable, gradient)` pairs, in the order of `variables`."""
+    by_id = {id(v): g for pair in pairs for v, g in pair}
+    return [by_id[id(v)] for v in variables]
+
+
+def _result(grads, weights, losses, sampled):
+    weights = tf.stop_gradient(tf.cast(weights, losses.dtype))
+    return grads, weights, tf.reduce_sum(weights * sampled * losses)

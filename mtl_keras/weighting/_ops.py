@@ -77,7 +77,6 @@ def xla_compiled(function=None, *, min_tasks=1):
             return function(*args, **kwargs)
         return compiled(*args, **kwargs)
 
-    run.uncompiled = function
     return run
 
 

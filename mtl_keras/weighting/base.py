@@ -88,6 +88,14 @@ class Weighting(keras.layers.Layer):
         self.task_weights = [t.weight for t in tasks]
 
     @staticmethod
+    def sum_over_replicas(tensor):
+        """The sum of `tensor` over the replicas of a `tf.distribute` strategy (identity without one)."""
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return tensor
+        return context.all_reduce(tf.distribute.ReduceOp.SUM, tensor)
+
+    @staticmethod
     def global_losses(losses):
         """The global per-task losses from one replica's share (identity without `tf.distribute`).
 
@@ -95,10 +103,7 @@ class Weighting(keras.layers.Layer):
         keep state from loss values (DWA, FAMO) read the sum over replicas so every replica makes
         the same update.
         """
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
-            return losses
-        return context.all_reduce(tf.distribute.ReduceOp.SUM, tf.stop_gradient(losses))
+        return Weighting.sum_over_replicas(tf.stop_gradient(losses))
 
     def loss_weights(self, losses, step):
         """Returns the weights `ω` (float tensor `[T]`) for per-task `losses` at `step`."""
@@ -163,11 +168,8 @@ class Weighting(keras.layers.Layer):
             `(direction, weights)`: a float tensor shaped like `Z` and the task weights `[T]`.
         """
         rows = tf.reshape(grads, [tf.shape(grads)[0], -1])
-        context = tf.distribute.get_replica_context()
-        if context is None or context.num_replicas_in_sync == 1:
-            direction, weights = self.combine_gradients(rows, losses, step)
-        elif self.gram_based:
-            global_gram = context.all_reduce(tf.distribute.ReduceOp.SUM, gram(rows))
+        if self.gram_based:  # with one replica, exactly `combine_gradients`
+            global_gram = self.sum_over_replicas(gram(rows))
             weights = tf.cast(self.weights_from_gram(global_gram, self.global_losses(losses), step), rows.dtype)
             direction = combine(weights, rows)
         else:

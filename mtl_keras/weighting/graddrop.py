@@ -96,10 +96,7 @@ class GradDrop(Weighting):
     def combine_representation_gradients(self, grads, losses, step):
         if not self.marginalize_batch:
             return super().combine_representation_gradients(grads, losses, step)
-        signal = tf.reduce_sum(grads, axis=1, keepdims=True)  # [T, 1, ...]: one sign per feature
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            signal = context.all_reduce(tf.distribute.ReduceOp.SUM, signal)
+        signal = self.sum_over_replicas(tf.reduce_sum(grads, axis=1, keepdims=True))  # [T, 1, ...]: one sign per feature
         uniform = self._uniform(tf.shape(signal)[1:], step, grads.dtype)
         weights = tf.ones([tf.shape(grads)[0]], grads.dtype)
         return graddrop_direction(grads, uniform, self.leak, signal), weights
