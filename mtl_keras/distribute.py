@@ -96,9 +96,8 @@ def multi_worker_strategy(timeout_seconds=60.0, tf_config=None):
         The strategy.
     """
     import tensorflow as tf
-    from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
-    from tensorflow.python.distribute import multi_worker_util
-    from tensorflow.python.eager import context
+
+    from mtl_keras import _compat
 
     workers, index = parse_tf_config(tf_config)
     check_cluster(workers, index)  # this worker's own port must be free
@@ -106,18 +105,8 @@ def multi_worker_strategy(timeout_seconds=60.0, tf_config=None):
         os.environ["TF_CONFIG"] = tf_config
     cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
     spec = tf.train.ClusterSpec(cluster)
-    jobs = [
-        coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
-        for job in ("chief", "worker")
-        if job in spec.jobs
-    ]
     # The same coordination service MultiWorkerMirroredStrategy configures, with a deadline.
-    context.context().configure_coordination_service(
-        service_type="standalone",
-        service_leader=multi_worker_util.coordination_leader(spec),
-        coordinated_jobs=jobs,
-        cluster_register_timeout_in_ms=int(timeout_seconds * 1000),
-    )
+    _compat.configure_coordination_service(spec, [job for job in ("chief", "worker") if job in spec.jobs], timeout_seconds)
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_seconds)
     # The coordination leader (worker 0) can still wait past the deadline inside TensorFlow, holding
     # the interpreter; a watchdog process then reports the missing workers and ends this process.

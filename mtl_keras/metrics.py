@@ -2,7 +2,6 @@
 
 import keras
 from keras import ops
-from keras.src.trainers.compile_utils import MetricsList
 
 
 class ObjectiveMean(keras.metrics.Metric):
@@ -80,15 +79,3 @@ class TaskWeightsMean(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "task_names": self.task_names}
-
-
-class TaskMetrics(MetricsList):
-    """The per-task trackers and metrics, as one container.
-
-    Keras callbacks (`EarlyStopping`, `ModelCheckpoint`, ...) in `mode="auto"` look for a
-    monitored metric's direction inside such containers, so `monitor="val_<task>_accuracy"`
-    works without `mode="max"`.
-    """
-
-    def result(self):
-        return self.get_result()

@@ -168,12 +168,22 @@ class Task:
             built.append(metric)
         return built
 
-    def check_labels(self, labels):
-        """Raises a `ValueError` naming the task if array-like `labels` do not fit the head."""
+    def check_labels(self, labels, allow_empty=False):
+        """Raises a `ValueError` naming the task and the value if array-like `labels` do not fit the head.
+
+        Class ids must be integers in `[0, num_classes)`, binary labels 0 or 1, regression labels
+        finite; labels equal to `missing_label` are skipped.
+
+        Args:
+            labels: the labels, shape `(n,)` or `(n, units)`.
+            allow_empty: accept no labels at all (e.g. when every label is masked).
+        """
         import numpy as np
 
         labels = np.asarray(labels)
         if labels.size == 0:
+            if allow_empty:
+                return
             raise ValueError(f"Task '{self.name}': the data set is empty (no labels).")
         valid = labels
         if self.missing_label is not None:
@@ -182,11 +192,17 @@ class Task:
             else:
                 valid = labels[labels != self.missing_label]
         if self.kind == "classification":
-            if not np.issubdtype(labels.dtype, np.integer) and not np.all(np.mod(valid, 1) == 0):
+            if not np.issubdtype(labels.dtype, np.number):
                 raise ValueError(
-                    f"Task '{self.name}': classification labels must be integers. "
-                    f"Received dtype={labels.dtype} with value {valid.ravel()[0].item()!r}"
+                    f"Task '{self.name}': classification labels must be integer class ids. Received dtype={labels.dtype}"
                 )
+            if not np.issubdtype(labels.dtype, np.integer):
+                fractional = valid[np.mod(valid, 1) != 0]
+                if fractional.size:
+                    raise ValueError(
+                        f"Task '{self.name}': classification labels must be integers. "
+                        f"Received: label={fractional.ravel()[0].item()!r}"
+                    )
             bad = valid[(valid < 0) | (valid >= self.num_classes)]
             if bad.size:
                 raise ValueError(
@@ -206,6 +222,9 @@ class Task:
         else:
             if not np.issubdtype(labels.dtype, np.number):
                 raise ValueError(f"Task '{self.name}': regression labels must be numeric. Received dtype={labels.dtype}")
+            bad = valid[~np.isfinite(valid.astype("float64"))]
+            if bad.size:
+                raise ValueError(f"Task '{self.name}': regression labels must be finite. Received: label={bad.ravel()[0].item()!r}")
             _check_width(self, labels)
 
     def get_config(self):

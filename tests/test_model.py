@@ -144,12 +144,12 @@ def test_label_scaling_keeps_original_units():
     ds = mk.data.shared_input_dataset(x, {"big": big, "cls": (x[:, 1] > 0).astype("int32")}, batch_size=64)
     history = model.fit(ds, epochs=8, verbose=0).history
     assert history["big_loss"][0] < 5.0  # the loss is computed on standardized labels
-    mean, std = (v.numpy() for v in model._label_stats["big"])
+    mean, std = (np.asarray(v) for v in model.label_scaler.statistics("big"))
     assert abs(mean[0] - 5000) < 200 and abs(std[0] - 1000) < 150
     pred = model.predict(x[:64], verbose=0)["big"].ravel()
     assert np.mean(np.abs(pred - big[:64])) < 150  # predictions in original units
     model.adapt_label_scaling({"big": big})
-    np.testing.assert_allclose(model._label_stats["big"][0].numpy(), [big.mean()], rtol=1e-5)
+    np.testing.assert_allclose(model.label_scaler.statistics("big")[0], [big.mean()], rtol=1e-5)
 
 
 def test_save_reload_predict_and_continue(tmp_path):
@@ -242,13 +242,13 @@ def test_bad_input_raises_clear_errors():
     data = make_data()
     with pytest.raises(ValueError, match=r"tasks the model does not have: \['other'\]"):
         model.fit(mk.data.multitask_dataset({**data, "other": data["reg"]}, batch_size=8), verbose=0)
-    with pytest.raises(ValueError, match=r"Model tasks with no data: \['reg'\]"):
+    with pytest.raises(ValueError, match=r"Tasks with no data: \['reg'\]"):
         model.fit(mk.data.multitask_dataset({"cls": data["cls"]}, batch_size=8), verbose=0)
     onehot = {"cls": (data["cls"][0], np.eye(2, dtype="float32")[data["cls"][1]]), "reg": data["reg"]}
-    with pytest.raises(ValueError, match=r"Task 'cls'.*\(batch,\) or \(batch, 1\)"):
+    with pytest.raises(ValueError, match=r"Task 'cls'.*\(n,\) or \(n, 1\)"):
         model.fit(mk.data.multitask_dataset(onehot, batch_size=8), verbose=0)
     wide = {"cls": data["cls"], "reg": (data["reg"][0], np.zeros((64, 3), "float32"))}
-    with pytest.raises(ValueError, match="Task 'reg'.*1 unit"):
+    with pytest.raises(ValueError, match=r"Task 'reg'.*shape \(n,\) or \(n, 1\).*\(64, 3\)"):
         model.fit(mk.data.multitask_dataset(wide, batch_size=8), verbose=0)
     with pytest.raises(ValueError, match="empty"):
         model.fit(mk.data.multitask_dataset(data, batch_size=8).take(0), verbose=0)
@@ -265,18 +265,17 @@ def test_bad_input_raises_clear_errors():
 
 
 def test_nan_loss_stops_training_and_names_the_task(capsys):
-    model = make_model()
-    model.compile(optimizer=keras.optimizers.Adam(0.01))
     data = make_data()
-    bad_y = data["reg"][1].copy()
-    bad_y[:] = np.inf
-    ds = mk.data.multitask_dataset({"cls": data["cls"], "reg": (data["reg"][0], bad_y)}, batch_size=8)
+    huge = {"cls": data["cls"], "reg": (data["reg"][0], 1e18 * data["reg"][1])}  # valid, but diverges
+    ds = mk.data.multitask_dataset(huge, batch_size=8)
+    model = make_model()
+    model.compile(optimizer=keras.optimizers.SGD(1.0))
     history = model.fit(ds, epochs=5, verbose=0)
     assert len(history.history["loss"]) == 1  # stopped in the first epoch
     assert "task 'reg' has an invalid loss" in capsys.readouterr().out
     stopper = mk.callbacks.TerminateOnNaNTask(raise_error=True)
     model = make_model()
-    model.compile(optimizer=keras.optimizers.Adam(0.01))
+    model.compile(optimizer=keras.optimizers.SGD(1.0))
     with pytest.raises(FloatingPointError, match="task 'reg'"):
         model.fit(ds, epochs=1, verbose=0, callbacks=[stopper])
 

@@ -8,6 +8,7 @@ import uuid
 import keras
 import tensorflow as tf
 
+from mtl_keras import _compat
 from mtl_keras.export import signatures as signatures_module
 
 #: File (under `<version>/assets.extra/`) describing the export: tasks and signatures.
@@ -70,7 +71,7 @@ def _eager_constants(model):
     `Normalization` is rebuilt eagerly (same values, no weights); another layer holding graph
     tensors raises a clear error.
     """
-    for layer in model._flatten_layers(include_self=False):
+    for layer in _compat.flatten_layers(model, include_self=False):
         leaked = sorted(k for k, v in vars(layer).items() if isinstance(v, tf.Tensor) and tf.is_symbolic_tensor(v))
         if not leaked:
             continue
@@ -89,7 +90,7 @@ def _has_resources(model):
     """Whether a layer of the model holds a TensorFlow resource other than variables (a lookup table)."""
     from tensorflow.saved_model.experimental import TrackableResource
 
-    for layer in model._flatten_layers(include_self=True):
+    for layer in _compat.flatten_layers(model, include_self=True):
         for value in vars(layer).values():
             if isinstance(value, TrackableResource) or type(value).__name__.endswith(("Table", "TableV2")):
                 return True

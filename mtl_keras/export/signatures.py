@@ -50,7 +50,7 @@ class SignatureSet:
 
 # ---------------------------------------------------------------------------- input specs
 def _shape_from_build(model):
-    shapes = getattr(model, "_build_shapes_dict", None) or {}
+    shapes = model.get_build_config() or {}
     if "input_shape" in shapes:
         return shapes["input_shape"]
     if getattr(model, "_input_shape_arg", None) is not None:

@@ -221,13 +221,8 @@ class FineTuner:
 
     def _sync_label_stats(self, other):
         """Copies label-scaling statistics of shared task names from `other` into `full_model`."""
-        stats = getattr(self.full_model, "_label_stats", {})
-        for name, (mean, std) in getattr(other, "_label_stats", {}).items():
-            if name in stats:
-                stats[name][0].assign(mean.value)
-                stats[name][1].assign(std.value)
-        if self.full_model is not self.model and stats:
-            self.full_model._label_scaling_adapted.assign(1)
+        if self.full_model.label_scaler is not None and other.label_scaler is not None:
+            self.full_model.label_scaler.copy_statistics(other.label_scaler)
 
     def compile(self, learning_rate=1e-4, optimizer="adam", decay=None, rates=None, **kwargs):
         """Compiles `model` with a (discriminative) fine-tuning optimizer.

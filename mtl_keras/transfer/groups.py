@@ -2,6 +2,7 @@
 
 import keras
 
+from mtl_keras import _compat
 from mtl_keras.transfer.remap import TaskRemap
 
 
@@ -16,7 +17,7 @@ def _unwrap(body):
 
 
 def _children(layer):
-    return [c for c in layer._flatten_layers(include_self=False, recursive=False) if _has_weights(c)]
+    return [c for c in _compat.flatten_layers(layer, include_self=False, recursive=False) if _has_weights(c)]
 
 
 def _expand(layer):
@@ -88,7 +89,7 @@ def find_layers(model, names):
         ValueError: naming the names that match no layer, with the available names.
     """
     by_name = {}
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in _compat.flatten_layers(model, include_self=False, recursive=True):
         by_name.setdefault(layer.name, layer)
     missing = [n for n in names if n not in by_name]
     if missing:

@@ -61,13 +61,11 @@ def test_two_workers_follow_the_single_process_loss_curve(tmp_path, tasks_per_st
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.slow
-def test_killed_run_resumes_and_ends_with_the_uninterrupted_weights(tmp_path):
-    flags = ["--epochs", "4", "--deterministic", "--tasks-per-step", "1", "--optimizer", "adam"]
-    reference, _ = run(tmp_path / "reference", *flags)
+def kill_and_resume(tmp_path, flags, kill_at):
+    """Trains with a backup, SIGKILLs the process at `kill_at` (epoch:batch), resumes; returns the resumed run."""
     backup = str(tmp_path / "backup")
     out = tmp_path / "resumed"
-    proc = subprocess.Popen([sys.executable, WORKER, str(out), *flags, "--backup", backup, "--kill-at", "2:5"],
+    proc = subprocess.Popen([sys.executable, WORKER, str(out), *flags, "--backup", backup, "--kill-at", kill_at],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ready = str(out) + ".ready"
     deadline = time.time() + TIMEOUT
@@ -75,11 +73,39 @@ def test_killed_run_resumes_and_ends_with_the_uninterrupted_weights(tmp_path):
         assert proc.poll() is None, "the training process ended before the kill point"
         assert time.time() < deadline, "the training process never reached the kill point"
         time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)  # mid-epoch 2, after two completed (backed-up) epochs
+    os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert not os.path.exists(str(out) + ".npz")
-    resumed, history = run(out, *flags, "--backup", backup)
+    return run(out, *flags, "--backup", backup)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_and_ends_with_the_uninterrupted_weights(tmp_path):
+    flags = ["--epochs", "4", "--deterministic", "--tasks-per-step", "1", "--optimizer", "adam"]
+    reference, _ = run(tmp_path / "reference", *flags)
+    resumed, history = kill_and_resume(tmp_path, flags, "2:5")  # mid-epoch 2, after two backed-up epochs
     assert len(history["loss"]) == 2  # only the epochs that were left: 2 and 3
+    for a, b in zip(resumed, reference):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "save_freq, kill_at, options",
+    [
+        ("3", "1:7", []),  # last backup after batch 5 of epoch 1: resumes mid-epoch
+        ("5", "2:3", []),  # a backup from the previous epoch's middle
+        ("4", "1:9", ["--shared-input"]),
+        ("2", "2:5", ["--steps-per-execution", "3"]),  # several steps per call: idle steps end the epoch
+    ],
+    ids=["every-3-batches", "every-5-batches", "shared-input", "steps-per-execution"],
+)
+def test_resume_is_exact_at_any_save_frequency(tmp_path, save_freq, kill_at, options):
+    flags = ["--epochs", "4", "--deterministic", "--tasks-per-step", "1", "--optimizer", "adam", "--save-freq", save_freq, *options]
+    reference, reference_history = run(tmp_path / "reference", *flags)
+    resumed, history = kill_and_resume(tmp_path, flags, kill_at)
+    epoch = int(kill_at.split(":")[0])
+    assert len(history["loss"]) == 4 - epoch  # the interrupted epoch (finished) and the ones after it
     for a, b in zip(resumed, reference):
         np.testing.assert_array_equal(a, b)
 

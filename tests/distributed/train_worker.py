@@ -1,7 +1,7 @@
 """Training script run as a separate process by the distributed / fault-tolerance tests.
 
-Usage: python train_worker.py OUT_PREFIX [--epochs N] [--backup DIR] [--kill-at EPOCH:BATCH]
-       [--tasks-per-step K] [--multi-worker] [--deterministic]
+Usage: python train_worker.py OUT_PREFIX [--epochs N] [--backup DIR] [--save-freq epoch|N] [--kill-at EPOCH:BATCH]
+       [--tasks-per-step K] [--multi-worker] [--deterministic] [--steps-per-execution N] [--shared-input]
 
 Writes OUT_PREFIX.npz (final weights) and OUT_PREFIX.json (loss history). With --kill-at the
 process announces itself in OUT_PREFIX.ready at that batch and waits to be killed. With
@@ -60,6 +60,9 @@ def main():
     parser.add_argument("--multi-worker", action="store_true")
     parser.add_argument("--deterministic", action="store_true")
     parser.add_argument("--optimizer", default="sgd")
+    parser.add_argument("--save-freq", default="epoch")
+    parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--shared-input", action="store_true")
     args = parser.parse_args()
 
     keras.utils.set_random_seed(1)
@@ -69,14 +72,19 @@ def main():
     tasks = [mk.Task("cls", num_classes=2), mk.Task("reg", kind="regression")]
     with strategy.scope():
         body = keras.Sequential([keras.layers.Dense(16, activation="relu")], name="trunk")
-        model = mk.MultiTaskModel(tasks, body=body, input_shape={"cls": (8,), "reg": (8,)},
-                                  tasks_per_step=args.tasks_per_step, seed=3)
+        shape = (8,) if args.shared_input else {"cls": (8,), "reg": (8,)}
+        model = mk.MultiTaskModel(tasks, body=body, input_shape=shape, tasks_per_step=args.tasks_per_step, seed=3)
         optimizer = keras.optimizers.SGD(0.05) if args.optimizer == "sgd" else keras.optimizers.Adam(0.01)
-        model.compile(optimizer=optimizer)
-    train = mk.data.multitask_dataset(data(), batch_size=16, seed=5)
+        model.compile(optimizer=optimizer, steps_per_execution=args.steps_per_execution)
+    if args.shared_input:
+        x, y = data()["cls"]
+        train = mk.data.shared_input_dataset(x, {"cls": y, "reg": x[:, 2] + x[:, 3]}, batch_size=16, seed=5)
+    else:
+        train = mk.data.multitask_dataset(data(), batch_size=16, seed=5)
     callbacks = []
     if args.backup:
-        callbacks.append(keras.callbacks.BackupAndRestore(args.backup, save_freq="epoch"))
+        save_freq = args.save_freq if args.save_freq == "epoch" else int(args.save_freq)
+        callbacks.append(keras.callbacks.BackupAndRestore(args.backup, save_freq=save_freq))
     if args.kill_at:
         epoch, batch = (int(v) for v in args.kill_at.split(":"))
         callbacks.append(WaitToBeKilled(epoch, batch, args.out + ".ready"))

@@ -87,14 +87,15 @@ def mixed_tasks():
 def randomize(model, seed=0):
     """Moves every float weight off its initial value (FiLM starts as the identity) and sets label stats."""
     rng = np.random.default_rng(seed)
-    label_vars = {id(v) for pair in model._label_stats.values() for v in pair}
-    for v in model.weights:
-        if id(v) in label_vars or "float" not in str(v.dtype) or not v.trainable:
-            continue
-        v.assign(np.asarray(v.numpy()) + rng.normal(0, 0.3, size=v.shape).astype("float32"))
-    for mean, std in model._label_stats.values():
-        mean.assign(rng.normal(10.0, 3.0, size=mean.shape).astype("float32"))
-        std.assign(rng.uniform(2.0, 5.0, size=std.shape).astype("float32"))
+    for v in model.trainable_weights:
+        if "float" in str(v.dtype):
+            v.assign(np.asarray(v.numpy()) + rng.normal(0, 0.3, size=v.shape).astype("float32"))
+    scaler = model.label_scaler
+    if scaler is not None:  # labels with a mean around 10 and a spread of 2 to 5, per unit
+        scaler.adapt({
+            name: rng.normal(10.0, 1.0, size=(64, units)) * rng.uniform(2.0, 5.0, size=units)
+            for name, units in scaler.units.items()
+        })
     return model
 
 

@@ -6,8 +6,8 @@ import pytest
 import tensorflow as tf
 
 import mtl_keras as mk
-from mtl_keras import task_gradients
 from mtl_keras import weighting as W
+from mtl_keras.training.tensorflow import gradients as task_gradients
 
 BATCH, DIM, WIDTH = 16, 5, 6
 
@@ -15,10 +15,11 @@ BATCH, DIM, WIDTH = 16, 5, 6
 class PenalisedHeads(mk.layers.TaskHeads):
     """Linear heads that add `0.1 · mean(y_i²)` per head: a layer loss that depends on Z and the heads."""
 
-    def _head(self, h, task_index):
-        out = super()._head(h, task_index)
-        self.add_loss(0.1 * keras.ops.mean(keras.ops.square(out)))
-        return out
+    def call(self, inputs, task_index=None):
+        outputs = super().call(inputs, task_index=task_index)
+        for out in outputs if task_index is None else [outputs]:
+            self.add_loss(0.1 * keras.ops.mean(keras.ops.square(out)))
+        return outputs
 
 
 def _model(weighting, num_tasks=3, regularizer=None, tasks_per_step=None, penalised_heads=False, optimizer=None):
@@ -53,8 +54,9 @@ def _model_gradients(model, x, y):
 def _reference(model, x, y, on_representation, weights_of):
     """Per-task gradients of the sampled tasks, combined by `weights_of(rows)`, with plain tapes.
 
-    Unsampled tasks have zero rows and their heads do not move (not even by a penalty); each sampled
-    head gets its own loss's gradient (weight 1); layer losses add their full gradient once.
+    Unsampled tasks have zero rows and their heads do not move (their heads do not even run, so
+    their layer losses do not exist); each sampled head gets its own loss's gradient (weight 1);
+    layer losses add their full gradient once.
     """
     num_tasks = len(model.tasks)
     sampled = model.sampler.sample(model.optimizer.iterations, model.tasks_per_step, model.seed).numpy()
@@ -64,7 +66,9 @@ def _reference(model, x, y, on_representation, weights_of):
         z = model.body(x, training=True)
         outputs = model.heads(z)
         losses = [tf.reduce_mean(tf.square(o[:, 0] - y[f"t{i}"][:, 0])) * sampled[i] for i, o in enumerate(outputs)]
-        layer_losses = model.body.losses + model.heads.losses
+        # only the sampled tasks' heads run in a step: their losses count, the others' do not exist
+        head_losses = [loss for i, loss in enumerate(model.heads.losses) if sampled[i]]
+        layer_losses = model.body.losses + head_losses
         regularization = tf.add_n(layer_losses) if layer_losses else None
     if on_representation:
         rows = [tape.gradient(loss, z) for loss in losses]
@@ -173,5 +177,5 @@ def test_representation_option_needs_a_shared_body():
     model.compile(weighting=W.MGDA(uses_representation=True))
     x = np.zeros((8, 4), "float32")
     data = mk.data.shared_input_dataset(x, {"a": np.zeros(8, "float32"), "b": np.zeros(8, "float32")}, batch_size=4)
-    with pytest.raises(ValueError, match="'mgda'.*shared representation"):
+    with pytest.raises(ValueError, match="MGDA takes gradients with respect to the shared representation"):
         model.fit(data, epochs=1, verbose=0)

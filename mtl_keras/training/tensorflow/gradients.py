@@ -4,19 +4,18 @@ Gradient-level strategies (PCGrad, MGDA, CAGrad, ...) need the matrix `G` `[T, P
 is task `i`'s gradient, combine it into one direction `d`, and the model then applies `d` to the
 shared parameters. How `G` is obtained decides the step time:
 
-- on the shared **parameters** `θ_sh`: row `i` is `∇_{θ_sh} L_i`, one backward pass per task.
-  Each pass starts from task `i`'s own scalar loss, so it goes through head `i` and the trunk
-  only (differentiating the stacked `[T]` loss vector with a one-hot output gradient would also
-  run every other head backwards, with zeros); the same pass gives head `i`'s own gradient.
-- on the shared **representation** `Z` (the body's output): every head reads its own identity
-  copy `Z_i` of `Z`, so one backward pass of `Σ_i L_i` through the heads yields every row
-  `∇_{Z_i} L_i` and the heads' own gradients at once; `d` then goes back through the trunk once
-  (`∂Z/∂θ_sh · d`). Two backward passes in all, whatever `T`, like plain weighted-sum training.
+- on the shared **parameters** `θ_sh` (`on_parameters`): row `i` is `∇_{θ_sh} L_i`, one backward
+  pass per task, each starting from task `i`'s own scalar loss, so it goes through head `i` and
+  the trunk only; the same pass gives head `i`'s own gradient. A task that is not computed in the
+  step (not sampled) has a loss made by a skipped branch: its pass costs nothing and its row is 0.
+- on the shared **representation** `Z` (the body's output; `on_representation`): every head reads
+  its own identity copy `Z_i` of `Z`, so one backward pass of `Σ_i L_i` through the heads yields
+  every row `∇_{Z_i} L_i` and the heads' own gradients at once; `d` then goes back through the
+  trunk once (`∂Z/∂θ_sh · d`). Two backward passes in all, whatever `T`.
 
 Under `tf.distribute` the parameter rows are summed over replicas before they are combined (the
 global-batch gradients). Representation rows have one column per example, split over replicas;
-`Weighting.combine_representation_gradients` combines them exactly as on the global batch (for
-Gram-based strategies the global Gram matrix is the sum of the replicas' ones).
+`Weighting.combine_representation_gradients` combines them exactly as on the global batch.
 
 Each task's own parameters get the gradient of its own loss (weight 1, as in the papers);
 penalties (soft sharing) and layer losses add their gradient to every variable they touch.
@@ -42,15 +41,15 @@ def representation_copies(representation, num_tasks, tape):
     return copies
 
 
-def on_parameters(model, tape, task_losses, losses, sampled, extra, step, scale=1.0):
-    """Gradients of every trainable variable, with the shared part combined from per-parameter rows.
+def on_parameters(tape, losses, shared, others, weighting, extra, step, scale=1.0):
+    """Gradients from per-parameter rows: the shared part combined by the strategy, the rest summed.
 
     Args:
-        model: the `MultiTaskModel`.
         tape: the persistent `tf.GradientTape` that recorded the forward pass.
-        task_losses: list of `T` scalar losses (this replica's share of each task's global mean).
-        losses: the same stacked, `[T]`.
-        sampled: float 0/1 `[T]`, the tasks of this step.
+        losses: the step's `TaskLosses` (this replica's shares of the global means).
+        shared: the shared variables `θ_sh` (the columns of `G`).
+        others: every other trainable variable (task-owned, strategy-owned).
+        weighting: the `mtl_keras.weighting.Weighting`.
         extra: `None` or the scalar penalty (already divided by the number of replicas).
         step: the training step.
         scale: the loss scale of a `LossScaleOptimizer` (1 otherwise): the backward passes start
@@ -58,54 +57,44 @@ def on_parameters(model, tape, task_losses, losses, sampled, extra, step, scale=
             scaled (the optimizer unscales them).
 
     Returns:
-        `(grads, weights, objective)`: one gradient per `model.trainable_variables`, the task
-        weights `[T]` and the weighted objective `Σ_i w_i L_i` of this replica.
+        `(shared_grads, other_grads, weights)`: gradients aligned with `shared` and `others`, and
+        the task weights `[T]`.
     """
-    variables = model.trainable_variables
-    shared = model.shared_variables
-    shared_ids = {id(v) for v in shared}
-    others = [v for v in variables if id(v) not in shared_ids]
     rows, other_grads = [], [tf.zeros(tuple(v.shape), "float32") for v in others]
-    for loss, flag in zip(task_losses, tf.unstack(sampled)):
+    for loss, flag in zip(losses.task_losses, tf.unstack(losses.active)):
         # The tape recorded the losses, not products made after it closed: seed with the 0/1 flag.
         grads = gradient(tape, loss, shared + others, output_gradients=tf.cast(flag * scale, loss.dtype))
         rows.append(_flatten(grads[: len(shared)]) / scale)
         other_grads = [a + tf.cast(g, a.dtype) for a, g in zip(other_grads, grads[len(shared) :])]
-    weighting = model.weighting
     matrix = weighting.sum_over_replicas(tf.stack(rows))
-    direction, weights = weighting.combine_gradients(matrix, weighting.global_losses(losses), step)
-    replica = tf.distribute.get_replica_context()
-    num_replicas = replica.num_replicas_in_sync if replica is not None else 1
-    shared_grads = _split(direction * (scale / num_replicas), shared)  # the optimizer sums replicas again
-    grads = _in_order(variables, zip(shared, shared_grads), zip(others, other_grads))
+    direction, weights = weighting.combine_gradients(matrix, weighting.global_losses(losses.losses), step)
+    shared_grads = _split(direction * (scale / _num_replicas()), shared)  # the optimizer sums replicas again
     if extra is not None:
-        penalty = gradient(tape, extra, variables, output_gradients=tf.cast(scale, extra.dtype))
-        grads = [g + tf.cast(p, g.dtype) for g, p in zip(grads, penalty)]
-    return _result(grads, weights, losses, sampled)
+        penalty = gradient(tape, extra, shared + others, output_gradients=tf.cast(scale, extra.dtype))
+        shared_grads = [g + tf.cast(p, g.dtype) for g, p in zip(shared_grads, penalty[: len(shared)])]
+        other_grads = [g + tf.cast(p, g.dtype) for g, p in zip(other_grads, penalty[len(shared) :])]
+    return shared_grads, other_grads, weights
 
 
-def on_representation(model, tape, representation, copies, task_losses, losses, sampled, extra, step, scale=1.0):
-    """Gradients of every trainable variable, the body's combined from representation-level rows.
+def on_representation(tape, representation, copies, losses, trunk, others, weighting, extra, step, scale=1.0):
+    """Gradients with the trunk's combined from representation-level rows.
 
     Args:
         representation: the body's output `Z`.
         copies: `representation_copies(Z)`, the tensors the heads were called on.
-        (others as in `on_parameters`.)
+        trunk: the body's trainable variables (reached through `Z` only).
+        others: every other trainable variable.
+        (the rest as in `on_parameters`.)
 
     Returns:
-        `(grads, weights, objective)` as in `on_parameters`.
+        `(trunk_grads, other_grads, weights)`, aligned with `trunk` and `others`.
     """
-    variables = model.trainable_variables
-    body_ids = {id(v) for v in model.body.trainable_variables}
-    trunk = [v for v in model.shared_variables if id(v) in body_ids]
-    trunk_ids = {id(v) for v in trunk}
-    others = [v for v in variables if id(v) not in trunk_ids]
-    # Pass 1, through the heads: Σ_i sampled_i L_i, each loss seeded with its 0/1 flag. Row i is the
+    # Pass 1, through the heads: Σ_i active_i L_i, each loss seeded with its 0/1 flag. Row i is the
     # gradient of task i's own copy of Z; the heads' own parameters get their task's gradient.
-    seeds = [tf.cast(flag * scale, loss.dtype) for loss, flag in zip(task_losses, tf.unstack(sampled))]
-    first = gradient(tape, list(task_losses), list(copies) + others, output_gradients=seeds)
+    seeds = [tf.cast(flag * scale, loss.dtype) for loss, flag in zip(losses.task_losses, tf.unstack(losses.active))]
+    first = gradient(tape, list(losses.task_losses), list(copies) + others, output_gradients=seeds)
     rows = tf.stack([tf.cast(g, tf.float32) / scale for g in first[: len(copies)]])  # [T, B, ...]
-    direction, weights = model.weighting.combine_representation_gradients(rows, losses, step)
+    direction, weights = weighting.combine_representation_gradients(rows, losses.losses, step)
     # Pass 2, through the trunk: the combined direction at Z, plus the penalty (layer losses may
     # depend on Z's copies, the trunk or the heads; counted once, here, and never in the rows).
     targets, seeds = [representation], [tf.cast(direction * scale, representation.dtype)]
@@ -114,11 +103,15 @@ def on_representation(model, tape, representation, copies, task_losses, losses, 
         targets.append(extra)
         seeds.append(tf.cast(scale, extra.dtype))
     second = gradient(tape, targets, sources, output_gradients=seeds)
-    head_grads = first[len(copies) :]
+    other_grads = first[len(copies) :]
     if extra is not None:
-        head_grads = [g + tf.cast(p, g.dtype) for g, p in zip(head_grads, second[len(trunk) :])]
-    grads = _in_order(variables, zip(trunk, second[: len(trunk)]), zip(others, head_grads))
-    return _result(grads, weights, losses, sampled)
+        other_grads = [g + tf.cast(p, g.dtype) for g, p in zip(other_grads, second[len(trunk) :])]
+    return second[: len(trunk)], other_grads, weights
+
+
+def _num_replicas():
+    replica = tf.distribute.get_replica_context()
+    return replica.num_replicas_in_sync if replica is not None else 1
 
 
 def _zeros_like(source):
@@ -140,14 +133,3 @@ def _split(direction, variables):
         pieces.append(tf.reshape(direction[offset : offset + size], v.shape))
         offset += size
     return pieces
-
-
-def _in_order(variables, *pairs):
-    """The gradients of `(variable, gradient)` pairs, in the order of `variables`."""
-    by_id = {id(v): g for pair in pairs for v, g in pair}
-    return [by_id[id(v)] for v in variables]
-
-
-def _result(grads, weights, losses, sampled):
-    weights = tf.stop_gradient(tf.cast(weights, losses.dtype))
-    return grads, weights, tf.reduce_sum(weights * sampled * losses)

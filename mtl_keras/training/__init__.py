@@ -1,0 +1,10 @@
+"""The training core of `MultiTaskModel`, one role per module.
+
+- `objective`: per-task masked losses of a batch, scaled to the global batch (`TaskObjective`).
+- `forward`: the forward pass task by task, computing only the tasks trained in a step.
+- `trackers`: the logged values per task (`TaskTrackers`), `results_by_task`.
+- `fitting`: what `fit` / `evaluate` do around Keras's loops (data checks, building, streams).
+- `tensorflow/`: what is specific to the TensorFlow backend: the steps (`trainer`), per-task
+  gradients for gradient-level weighting (`gradients`) and the sampled per-task optimizer updates
+  (`updates`).
+"""

@@ -1,0 +1,136 @@
+"""`TaskTrackers`: the logged values of a multi-task model, per task."""
+
+import keras
+from keras import ops
+
+from mtl_keras import _compat
+from mtl_keras.metrics import ObjectiveMean, TaskWeightsMean
+
+
+class TaskTrackers:
+    """Everything a `MultiTaskModel` logs: the objective, and per task its loss and metrics.
+
+    Logs hold `loss` (the objective), `<task>_loss` and `<task>_<metric>` for every task,
+    `<task>_weight` for adaptive weightings and `<layer>_penalty` for penalised layers. A task
+    with no labelled example in the epoch (or the evaluation) logs NaN, never a made-up 0.
+
+    Args:
+        tasks: the model's `mtl_keras.Task`s, in order.
+        adaptive: whether the weighting's weights change (then they are logged).
+        penalty_names: names of the penalised layers.
+    """
+
+    def __init__(self, tasks, adaptive, penalty_names=()):
+        self.tasks = list(tasks)
+        self.objective = ObjectiveMean([t.weight for t in tasks], name="loss")
+        self.task_losses = [_compat.set_direction(TaskMean(name=f"{t.name}_loss"), "down") for t in tasks]
+        self.task_metrics = [t.build_metrics() for t in tasks]
+        self.weights = TaskWeightsMean([t.name for t in tasks]) if adaptive else None
+        self.penalties = [keras.metrics.Mean(name=f"{name}_penalty") for name in penalty_names]
+        self.nonfinite = NonFiniteCount(len(tasks), name="nonfinite_losses")
+        self.group = TaskMetricGroup(list(zip(self.task_losses, self.task_metrics)), self.penalties)
+
+    @property
+    def metrics(self):
+        """The Keras metrics, for `Model.metrics` (reset every epoch, saved with the model)."""
+        extra = [self.weights] if self.weights is not None else []
+        return [self.objective, self.group, *extra, self.nonfinite]
+
+    def update_training(self, objective, losses, outputs, penalties, weights):
+        """Adds one training step.
+
+        Args:
+            objective: the step's scalar objective (all replicas), penalties included.
+            losses: the step's `TaskLosses`.
+            outputs: list of `(y_metric, predictions, mask)` per task (predictions in natural units),
+                `None` for a task absent from the batch.
+            penalties: the penalised layers' values.
+            weights: the task weights `[T]` of the step.
+        """
+        self.objective.update_state(objective)
+        self._update_tasks(losses, outputs)
+        self.nonfinite.update_state(losses.means, losses.active)
+        if self.weights is not None:
+            self.weights.update_state(weights)
+        for tracker, value in zip(self.penalties, penalties):
+            tracker.update_state(value)
+
+    def update_evaluation(self, losses, outputs, penalties, penalty_total):
+        """Adds one evaluation batch (every task present, each over its own examples)."""
+        present = losses.active
+        self.objective.update_evaluation(losses.means * losses.counts * present, losses.counts * present, penalty_total)
+        self._update_tasks(losses, outputs)
+        for tracker, value in zip(self.penalties, penalties):
+            tracker.update_state(value)
+
+    def _update_tasks(self, losses, outputs):
+        active = ops.unstack(losses.active, num=len(self.tasks))
+        counts = ops.unstack(losses.counts, num=len(self.tasks))
+        means = ops.unstack(losses.means, num=len(self.tasks))
+        for i, output in enumerate(outputs):
+            if output is None:  # a task absent from the batch
+                continue
+            y_metric, predictions, mask = output
+            self.task_losses[i].update_state(means[i], sample_weight=counts[i] * active[i])
+            for metric in self.task_metrics[i]:
+                metric.update_state(y_metric, predictions, sample_weight=mask * active[i])
+
+    def results_by_task(self, logs, prefix=""):
+        """Regroups flat logs (`{"a_loss": .., "a_accuracy": ..}`) into `{task: {metric: value}}`."""
+        grouped = {}
+        for task, metrics in zip(self.tasks, self.task_metrics):
+            names = {"loss": f"{task.name}_loss"}
+            names.update({m.name[len(task.name) + 1 :]: m.name for m in metrics})
+            grouped[task.name] = {short: logs[prefix + full] for short, full in names.items() if prefix + full in logs}
+        return grouped
+
+
+class TaskMean(keras.metrics.Mean):
+    """A task's mean loss: NaN (not 0) when the task had no labelled example."""
+
+    def result(self):
+        return ops.where(self.count > 0, super().result(), float("nan"))
+
+
+class NonFiniteCount(keras.metrics.Metric):
+    """Per task, the steps whose loss was NaN or infinite (read by `TerminateOnNaNTask`; not logged)."""
+
+    def __init__(self, num_tasks, name="nonfinite_losses", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_tasks = int(num_tasks)
+        self.counts = self.add_variable(shape=(self.num_tasks,), initializer="zeros", name="counts")
+
+    def update_state(self, losses, active):
+        bad = ops.logical_not(ops.isfinite(losses)) & (active > 0)
+        self.counts.assign_add(ops.cast(bad, "float32"))
+
+    def result(self):
+        return {}
+
+    def get_config(self):
+        return {**super().get_config(), "num_tasks": self.num_tasks}
+
+
+class TaskMetricGroup(_compat.MetricGroup):
+    """The per-task trackers as one container; a task without examples reports NaN for all its metrics.
+
+    Args:
+        per_task: list of `(loss tracker, [metrics])`, one per task.
+        others: further metrics (e.g. the penalties).
+    """
+
+    def __init__(self, per_task, others=(), name="task_metrics"):
+        members = [m for loss, metrics in per_task for m in (loss, *metrics)] + list(others)
+        super().__init__(members, name=name)
+        self.per_task = per_task
+        self.others = list(others)
+
+    def get_result(self):
+        results = {}
+        for loss, metrics in self.per_task:
+            seen = loss.count > 0
+            results[loss.name] = loss.result()
+            for metric in metrics:
+                results[metric.name] = ops.where(seen, metric.result(), float("nan"))
+        results.update({m.name: m.result() for m in self.others})
+        return results
