@@ -18,6 +18,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=library + zoo + benchmarks,
+    # The console command's entry point: parses arguments before the library (and TensorFlow) loads.
+    py_modules=["mtl_keras_cli"],
     package_dir={"mtl_keras.zoo": "zoo", "mtl_keras.benchmarks": "benchmarks"},
     install_requires=[
         "tensorflow-cpu==2.21.0",
@@ -30,5 +32,5 @@ setup(
         "matplotlib==3.11.2",
     ],
     extras_require={"test": ["pytest==9.2.0", "ruff==0.17.6"]},
-    entry_points={"console_scripts": ["mtl-keras=mtl_keras.cli:main"]},
+    entry_points={"console_scripts": ["mtl-keras=mtl_keras_cli:main"]},
 )

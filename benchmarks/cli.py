@@ -17,7 +17,7 @@ import os
 import shlex
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from mtl_keras import cli_arguments as types
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -51,21 +51,40 @@ def add_parser(subparsers):
     parser.add_argument("--models", default=None, help="zoo model names, e.g. hard_sharing_mlp,mmoe_mlp")
     parser.add_argument("--weightings", default=None, help="weighting names, each optionally with options: name:key=value[:key=value], "
         "e.g. cagrad:c=0.4,pcgrad:uses_representation=True (default: static)")
-    parser.add_argument("--seeds", default=None, help="e.g. 0,1,2 (default: 0)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs per run (default: 10)")
-    parser.add_argument("--batch-size", type=int, default=None, help="training batch size (default: 64)")
-    parser.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default: 1e-3)")
-    parser.add_argument("--patience", type=int, default=None, help="early stopping patience on val_loss (default: off)")
+    parser.add_argument("--seeds", type=_seeds, default=None, help="non-negative integers, e.g. 0,1,2 (default: 0)")
+    parser.add_argument(
+        "--epochs", type=types.integer(minimum=1), default=None, help="training epochs per run, >= 1 (default: 10)"
+    )
+    parser.add_argument(
+        "--batch-size", type=types.integer(minimum=1), default=None, help="training batch size, >= 1 (default: 64)"
+    )
+    parser.add_argument(
+        "--learning-rate", type=types.number(exclusive_minimum=0), default=None, help="Adam learning rate (default: 1e-3)"
+    )
+    parser.add_argument(
+        "--patience",
+        type=types.integer(minimum=1),
+        default=None,
+        help="early stopping patience on val_loss, >= 1 (default: off)",
+    )
     parser.add_argument(
         "--baseline", default=None,
         help="single-task baseline: 'matched' (default: the independent model of each model's size), a zoo name, or 'none'",
     )
-    parser.add_argument("--out", default=os.path.join("runs", "bench"), help="output folder (default: runs/bench)")
+    parser.add_argument(
+        "--out", type=types.output_folder, default=os.path.join("runs", "bench"), help="output folder (default: runs/bench)"
+    )
     parser.add_argument("--no-plots", action="store_true", help="do not write PNG figures")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, only the final tables")
     parser.add_argument("--list", action="store_true", help="list benchmarks, models, weightings and presets, and exit")
-    parser.set_defaults(func=run)
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's logs and Python warnings")
+    parser.set_defaults(func=run, command_parser=parser)
     return parser
+
+
+def _seeds(text):
+    """`--seeds`: comma-separated non-negative integers without repeats, kept as the text `0,1,2`."""
+    return ",".join(str(s) for s in types.integer_list(minimum=0)(text))
 
 
 def build_config(args):
@@ -161,7 +180,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m mtl_keras.benchmarks.cli")
     commands = parser.add_subparsers(dest="command")
     add_parser(commands)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a bad argument (2, message printed)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -8,7 +8,9 @@ timed on the same inputs, calls interleaved (A, B, C, A, B, C, ...) so machine n
 - `saved`: the loaded `serving_default` signature (`loaded.signatures["serving_default"]`), the
   call TensorFlow Serving makes;
 - `model(x)`: the in-process Keras model called eagerly, `model(x, training=False)`;
-- `tf.function`: the in-process model wrapped once in `tf.function` (a compiled reference).
+- `tf.function`: the in-process model wrapped once in `tf.function` (a compiled reference);
+- `saved, unchecked`: the same export with `check_finite=False` (no in-graph NaN / inf check of the
+  inputs), for the cost of that check.
 
 Reported: p50 / p99 latency of a single-example call (ms; target: `saved` <= 1.2x `model(x)`),
 `serve_<task>` and `serve_by_task_id` single-example p50, and batch-256 throughput (examples/s).
@@ -100,6 +102,9 @@ def bench(kind, calls, batches, workdir):
     path = export_saved_model(model, os.path.join(workdir, kind), version=1)
     export_seconds = time.perf_counter() - start
     served = tf.saved_model.load(path)
+    unchecked = tf.saved_model.load(
+        export_saved_model(model, os.path.join(workdir, f"{kind}_unchecked"), version=1, check_finite=False)
+    ).signatures["serving_default"]
     default = served.signatures["serving_default"]
     serve_a = served.signatures["serve_a"]
     by_id = served.signatures["serve_by_task_id"]
@@ -122,29 +127,42 @@ def bench(kind, calls, batches, workdir):
             compiled(one),
             serve_a(inputs=one),
             by_id(inputs=one, task_id=ids),
+            unchecked(inputs=one),
         )
 
-    t_saved, t_eager, t_compiled, t_task, t_by_id = time_interleaved(
+    t_saved, t_eager, t_compiled, t_task, t_by_id, t_unchecked = time_interleaved(
         [
             lambda: default(inputs=one),
             lambda: model(one, training=False),
             lambda: compiled(one),
             lambda: serve_a(inputs=one),
             lambda: by_id(inputs=one, task_id=ids),
+            lambda: unchecked(inputs=one),
         ],
         calls,
     )
-    b_saved, b_eager, b_compiled = time_interleaved(
-        [lambda: default(inputs=big), lambda: model(big, training=False), lambda: compiled(big)], batches
+    b_saved, b_eager, b_compiled, b_unchecked = time_interleaved(
+        [
+            lambda: default(inputs=big),
+            lambda: model(big, training=False),
+            lambda: compiled(big),
+            lambda: unchecked(inputs=big),
+        ],
+        batches,
     )
     return {
         "export_s": export_seconds,
-        "single": {"saved": t_saved, "model(x)": t_eager, "tf.function": t_compiled},
+        "single": {"saved": t_saved, "model(x)": t_eager, "tf.function": t_compiled, "saved, unchecked": t_unchecked},
         "serve_task_p50": percentile_ms(t_task, 50),
         "by_task_id_p50": percentile_ms(t_by_id, 50),
         "throughput": {
             k: 256.0 / float(np.median(v))
-            for k, v in (("saved", b_saved), ("model(x)", b_eager), ("tf.function", b_compiled))
+            for k, v in (
+                ("saved", b_saved),
+                ("model(x)", b_eager),
+                ("tf.function", b_compiled),
+                ("saved, unchecked", b_unchecked),
+            )
         },
     }
 
@@ -175,6 +193,9 @@ def main(argv=None):
             compiled50 = percentile_ms(single["saved"], 50) / percentile_ms(single["tf.function"], 50)
             print(f"saved / tf.function: p50 {compiled50:.2f}x")
             print(f"serve_a p50 {r['serve_task_p50']:.3f} ms, serve_by_task_id p50 {r['by_task_id_p50']:.3f} ms")
+            check50 = percentile_ms(single["saved"], 50) / percentile_ms(single["saved, unchecked"], 50)
+            check_batch = r["throughput"]["saved, unchecked"] / r["throughput"]["saved"]
+            print(f"NaN/inf input check (saved / saved, unchecked): p50 {check50:.2f}x, batch-256 time {check_batch:.2f}x")
             print(
                 "batch-256 throughput (examples/s): " + ", ".join(f"{k} {v:,.0f}" for k, v in r["throughput"].items())
             )

@@ -1,11 +1,27 @@
-"""The `mtl-keras` command line."""
+"""The `mtl-keras` command line: `demo`, `zoo`, `export`, `bench`, `tune`.
+
+Arguments are parsed and checked (numbers, ranges, paths: `mtl_keras.cli_arguments`) before
+TensorFlow is imported, so `mtl-keras --help` answers at once and a bad argument fails with a
+message naming the option and the value and exit status 2, before any work. A command then runs
+with TensorFlow's start-up logs and Python warnings hidden unless `--verbose`, and Ctrl-C stops it
+with exit status 130 (`mtl_keras.cli_runtime`).
+
+Each sub-command's parser may set, besides `func`, a `check(args)` default that raises
+`argparse.ArgumentTypeError` for arguments that are wrong together (e.g. a missing model name);
+it runs right after parsing.
+"""
 
 import argparse
-import os
+import importlib
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from mtl_keras import cli_arguments as types
+from mtl_keras.cli_runtime import EXIT_INTERRUPTED, interruptible, quiet_tensorflow
+
+EXIT_ERROR = 2
+#: Sub-commands that live with their family: export, bench, tune (when present).
+COMMAND_MODULES = ("mtl_keras.export.cli", "mtl_keras.benchmarks.cli", "mtl_keras.tuning.cli")
 
 
 def demo(args):
@@ -18,7 +34,7 @@ def demo(args):
     keras.utils.set_random_seed(args.seed)
     bench = datasets.load_benchmark("multi_digits", seed=args.seed)
     print(f"Benchmark: {bench.name} - {bench.description.splitlines()[0]}")
-    print("Tasks: " + ", ".join(f"{t.name} ({t.kind})" for t in bench.tasks))
+    print("Tasks: " + ", ".join(f"{t.name} ({t.kind})" for t in bench.tasks), flush=True)
     x_train, y_train = bench.splits["train"]
     x_val, y_val = bench.splits["validation"]
     x_test, y_test = bench.splits["test"]
@@ -59,37 +75,48 @@ def zoo_command(args):
         if not names:
             print(f"No model matches {args.pattern!r}.", file=sys.stderr)
     else:
-        if not args.pattern:
-            raise ValueError("zoo describe needs a model name, e.g. `mtl-keras zoo describe film_mlp`.")
         zoo.describe_model(args.pattern, print_fn=print)
     return 0
 
 
+def _check_zoo(args):
+    if args.action == "describe" and not (args.pattern or "").strip():
+        raise argparse.ArgumentTypeError(
+            "zoo describe needs a model name, e.g. `mtl-keras zoo describe film_mlp`. Received: no name"
+        )
+
+
+def add_verbose(parser, what="TensorFlow's logs and Python warnings"):
+    """Adds the `--verbose` flag every sub-command has."""
+    parser.add_argument("--verbose", action="store_true", help=f"show {what}")
+
+
 def build_parser():
+    """The `mtl-keras` argument parser, with every sub-command (imports no TensorFlow)."""
     parser = argparse.ArgumentParser(prog="mtl-keras", description="Multi-task learning for Keras.")
     commands = parser.add_subparsers(dest="command")
     run = commands.add_parser("demo", help="a small multi-task training run on built-in data, with per-task results")
-    run.add_argument("--epochs", type=int, default=20)
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--epochs", type=types.integer(minimum=1), default=20, help="training epochs (>= 1; default: 20)")
+    run.add_argument("--seed", type=types.integer(minimum=0, maximum=2**32 - 1), default=0)
     run.add_argument("--weighting", default="static", help="weighting strategy name (default: static)")
-    run.add_argument("--save", default=None, help="save the trained model to this .keras path")
-    run.add_argument("--verbose", action="store_true", help="show Keras's per-epoch logs")
-    run.set_defaults(func=demo)
+    run.add_argument(
+        "--save", type=types.new_file(".keras"), default=None, help="save the trained model to this .keras path"
+    )
+    add_verbose(run, "Keras's per-epoch logs, TensorFlow's logs and Python warnings")
+    run.set_defaults(func=demo, command_parser=run)
     zoo_parser = commands.add_parser("zoo", help="list or describe the named models of the zoo")
     zoo_parser.add_argument("action", choices=["list", "describe"])
     zoo_parser.add_argument("pattern", nargs="?", default=None, help="shell-style pattern (list) or model name (describe)")
-    zoo_parser.set_defaults(func=zoo_command)
+    add_verbose(zoo_parser)
+    zoo_parser.set_defaults(func=zoo_command, check=_check_zoo, command_parser=zoo_parser)
     for module in _command_modules():
         module.add_parser(commands)
     return parser
 
 
 def _command_modules():
-    """Sub-commands that live with their family: export, bench, tune (when present)."""
-    import importlib
-
     modules = []
-    for name in ("mtl_keras.export.cli", "mtl_keras.benchmarks.cli", "mtl_keras.tuning.cli"):
+    for name in COMMAND_MODULES:
         try:
             modules.append(importlib.import_module(name))
         except ModuleNotFoundError as error:
@@ -98,19 +125,45 @@ def _command_modules():
     return modules
 
 
+def _command_parser(args, parser):
+    return getattr(args, "command_parser", None) or parser
+
+
 def main(argv=None):
+    """Runs `mtl-keras` with `argv` (default: `sys.argv[1:]`); returns the exit status.
+
+    0 on success, 2 for a bad argument or input (a message, no traceback), 130 when interrupted.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
     try:
-        code = args.func(args)
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
+        check = getattr(args, "check", None)
+        if check is not None:
+            try:
+                check(args)
+            except argparse.ArgumentTypeError as error:
+                _command_parser(args, parser).error(str(error))
+    except SystemExit as exit_:  # argparse: --help (0) or a bad argument (2, message printed)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_ERROR
+    name = f"mtl-keras {args.command}"
+    try:
+        with interruptible(name):
+            quiet_tensorflow(verbose=getattr(args, "verbose", False))
+            import mtl_keras
+
+            mtl_keras.load()
+            code = args.func(args)
+    except KeyboardInterrupt:
+        print(f"\n{name}: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
     except ValueError as error:
-        print(f"mtl-keras: error: {error}", file=sys.stderr)
-        return 2
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     return code if isinstance(code, int) else 0
 
 

@@ -9,8 +9,8 @@ family, a backbone and settings into a `MultiTaskModel`.
 import keras
 
 from mtl_keras import layers as mtl_layers
+from mtl_keras.layers import ResidualBlock, TaskStack
 from mtl_keras.model import MultiTaskModel
-from mtl_keras.zoo.blocks import ResidualBlock, TaskStack
 
 FAMILIES = {
     "independent": {
@@ -71,7 +71,8 @@ BACKBONES = {
     "resnet": {"input_kind": "image", "size_argument": "filters", "label": "small ResNet"},
 }
 
-COMMON_ARGUMENTS = ("head_units", "activation", "name")
+#: Arguments of every zoo model; `sampler`, `tasks_per_step` and `seed` go to `MultiTaskModel`.
+COMMON_ARGUMENTS = ("head_units", "activation", "name", "sampler", "tasks_per_step", "seed")
 
 _CONDITIONING = {
     "additive": lambda t, s: mtl_layers.AdditiveConditioning(t, descriptor=s["descriptor"]),
@@ -96,6 +97,9 @@ FAMILY_DEFAULTS = {
     "head_units": (),
     "activation": "relu",
     "name": None,
+    "sampler": "uniform",
+    "tasks_per_step": None,
+    "seed": 0,
 }
 
 
@@ -219,7 +223,16 @@ def build_model(model_name, family, backbone, tasks, input_shape, preset, overri
     try:
         body = build_body(family, backbone, len(tasks), settings)
         heads = mtl_layers.TaskHeads([t.output_units for t in tasks], hidden_units=settings["head_units"], name="heads")
-        return MultiTaskModel(tasks, body=body, heads=heads, input_shape=input_shape, name=settings["name"] or model_name)
+        return MultiTaskModel(
+            tasks,
+            body=body,
+            heads=heads,
+            sampler=settings["sampler"],
+            tasks_per_step=settings["tasks_per_step"],
+            seed=settings["seed"],
+            input_shape=input_shape,
+            name=settings["name"] or model_name,
+        )
     except ValueError as error:
         raise ValueError(f"Model '{model_name}': {error}") from error
 

@@ -80,7 +80,9 @@ def create_model(model_name, tasks, input_shape=None, **overrides):
             its first call or `fit`.
         **overrides: arguments of the model's factory that replace the variant's preset, e.g.
             `units=(128, 64)` or `num_experts=8`. Arguments the factory does not take raise a
-            `ValueError` naming the model and the argument. `name=` names the Keras model.
+            `ValueError` naming the model and the argument. `name=` names the Keras model;
+            `sampler=`, `tasks_per_step=` and `seed=` go to `MultiTaskModel` (which tasks a step
+            trains, and the seed of their draws).
 
     Returns:
         A `mtl_keras.MultiTaskModel`, ready to `compile`.
@@ -89,6 +91,7 @@ def create_model(model_name, tasks, input_shape=None, **overrides):
 
     >>> model = create_model("film_mlp", tasks=tasks, input_shape=(121,))
     >>> model.compile(optimizer="adam")
+    >>> sampled = create_model("film_mlp", tasks=tasks, input_shape=(121,), tasks_per_step=1, seed=3)
     """
     name = model_name
     factory = _MODELS.get(name)

@@ -32,7 +32,8 @@ Signatures (stable; `T` tasks, task `i` named `<task>`, batch axis always free):
   (`model.task_names`), listed in `assets.extra/mtl_keras_export.json`.
 - Errors at serving time: a wrong dtype or shape is rejected by the signature; a `task_id` out of
   `[0, T)` or of a length other than the batch fails an in-graph check naming the signature, the
-  valid range and the tasks (`InvalidArgumentError`).
+  valid range and the tasks (`InvalidArgumentError`); a NaN or inf in a floating input fails with
+  `<signature>: input '<name>' holds NaN or inf` (unless exported with `check_finite=False`).
 
 Example:
 
@@ -46,38 +47,24 @@ The `mtl-keras export MODEL.keras BASE_DIR [--version N] [--overwrite]` command 
 `mtl_keras.export.cli`.
 """
 
-from mtl_keras.export.saved_model import (
-    METADATA_FILE,
-    VersionExistsError,
-    export_saved_model,
-    load_model,
-    next_version,
-    read_metadata,
-)
-from mtl_keras.export.signatures import (
-    BY_TASK_ID,
-    BY_TASK_ID_OUTPUT,
-    DEFAULT,
-    INPUT_NAME,
-    TASK_ID_NAME,
-    build_signatures,
-    input_specs,
-    task_signature_name,
-)
+from mtl_keras._lazy import lazy_attributes
 
-__all__ = [
+# Loaded on first use, so that `mtl-keras export --help` (and `import mtl_keras`) do not import TensorFlow.
+_SAVED_MODEL = ("METADATA_FILE", "VersionExistsError", "export_saved_model", "load_model", "next_version", "read_metadata")
+_SIGNATURES = (
     "BY_TASK_ID",
     "BY_TASK_ID_OUTPUT",
     "DEFAULT",
     "INPUT_NAME",
-    "METADATA_FILE",
     "TASK_ID_NAME",
-    "VersionExistsError",
     "build_signatures",
-    "export_saved_model",
     "input_specs",
-    "load_model",
-    "next_version",
-    "read_metadata",
     "task_signature_name",
-]
+)
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {**dict.fromkeys(_SAVED_MODEL, ".saved_model"), **dict.fromkeys(_SIGNATURES, ".signatures")},
+    ("cli", "saved_model", "signatures"),
+)
+
+__all__ = sorted(_SAVED_MODEL + _SIGNATURES)

@@ -14,9 +14,10 @@ Usage:
     mtl-keras export MODEL.keras BASE_DIR [--version N] [--overwrite] [--no-by-task-id]
 """
 
+import argparse
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from mtl_keras import cli_arguments as types
 
 
 def add_parser(subparsers):
@@ -34,17 +35,34 @@ def add_parser(subparsers):
             "have the same shape, serve_by_task_id (inputs + int32 task_id)."
         ),
     )
-    parser.add_argument("model", help="path of the .keras model file")
-    parser.add_argument("output", help="base directory of the export; the version is a sub-directory")
+    parser.add_argument("model", type=types.model_file, help="path of the .keras model file (checked before loading)")
     parser.add_argument(
-        "--version", type=int, default=None, help="integer version (default: the next free one, 1 for a new base)"
+        "output", type=types.output_folder, help="base directory of the export; the version is a sub-directory"
+    )
+    parser.add_argument(
+        "--version",
+        type=types.integer(minimum=0),
+        default=None,
+        help="integer version >= 0 (default: the next free one, 1 for a new base)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace the version directory if it exists")
     parser.add_argument(
         "--no-by-task-id", dest="by_task_id", action="store_false", help="do not add the serve_by_task_id signature"
     )
-    parser.set_defaults(func=run, by_task_id=True)
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's logs and Python warnings")
+    parser.set_defaults(func=run, by_task_id=True, check=check, command_parser=parser)
     return parser
+
+
+def check(args):
+    """Refuses, before any TensorFlow work, an existing version without `--overwrite`."""
+    if args.version is not None and not args.overwrite:
+        target = os.path.join(args.output, str(args.version))
+        if os.path.exists(target):
+            raise argparse.ArgumentTypeError(
+                f"version {args.version} already exists at '{target}'; pass --overwrite to replace it. "
+                f"Received: --version={args.version}"
+            )
 
 
 def run(args):

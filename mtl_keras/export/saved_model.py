@@ -22,21 +22,20 @@ class VersionExistsError(FileExistsError, ValueError):
 
 
 def load_model(path):
-    """Loads a `MultiTaskModel` from a `.keras` file (with the zoo's layers registered).
+    """Loads a `MultiTaskModel` from a `.keras` file, checking the file first (`mtl_keras.saving.load_model`).
 
     Args:
         path: path of a `.keras` file saved by `model.save(...)`.
+
+    Raises:
+        ValueError: the file is missing, empty, truncated or damaged (`mtl_keras.saving.ModelFileError`,
+            naming the path and the problem), or holds another kind of model.
     """
     from mtl_keras.model import MultiTaskModel
+    from mtl_keras.saving import load_model as load_checked
 
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"No model file at '{path}'. Expected a .keras file saved with model.save(...).")
-    try:  # registers the zoo's blocks (TaskStack, ResidualBlock) for deserialization
-        import mtl_keras.zoo  # noqa: F401
-    except ImportError:
-        pass
-    model = keras.saving.load_model(path, compile=False)
+    model = load_checked(path, compile=False)
     if not isinstance(model, MultiTaskModel):
         raise ValueError(f"'{path}' holds a {type(model).__name__}, not a mtl_keras.MultiTaskModel.")
     return model
@@ -115,6 +114,7 @@ def export_saved_model(
     input_signature=None,
     by_task_id="auto",
     verify=True,
+    check_finite=True,
 ):
     """Exports a `MultiTaskModel` to `<base_dir>/<version>/` as a SavedModel for serving.
 
@@ -142,6 +142,9 @@ def export_saved_model(
             `False`: leave it out.
         verify: before serving per-example task ids through one pass of a conditioned body, check
             on a small random batch that it matches the per-task outputs. Defaults to `True`.
+        check_finite: every signature fails (an `InvalidArgumentError` naming the signature and the
+            input) when a floating input holds NaN or inf, instead of returning finite-looking
+            outputs. Defaults to `True`.
 
     Returns:
         The path of the version directory (a string).
@@ -180,7 +183,7 @@ def export_saved_model(
 
     _eager_constants(model)
     plan = signatures_module.build_signatures(
-        model, input_signature=input_signature, by_task_id=by_task_id, verify=verify
+        model, input_signature=input_signature, by_task_id=by_task_id, verify=verify, check_finite=check_finite
     )
     archive = keras.export.ExportArchive()
     if _has_resources(model):  # lookup tables etc.; variables are tracked from the endpoints
@@ -202,6 +205,7 @@ def export_saved_model(
         "signatures": described,
         "by_task_id_mode": plan.by_task_id_mode,
         "by_task_id_note": plan.by_task_id_reason or None,
+        "check_finite": bool(check_finite),
     }
 
     os.makedirs(base_dir, exist_ok=True)

@@ -142,14 +142,29 @@ def input_specs(model, input_signature=None, dtype="float32"):
 
 
 # ---------------------------------------------------------------------------- forward passes
-def check_inputs(inputs, spec):
-    """`inputs` after a run-time check of their shapes against `spec` (`tf.ensure_shape`).
+def check_inputs(inputs, spec, signature="", check_finite=True):
+    """`inputs` after run-time checks of their shapes against `spec` and, optionally, of their values.
 
     A signature's placeholders carry the expected shape, but a loaded SavedModel does not check it
     at call time: a wrong width or rank would fail deep inside a layer with a matrix-size message.
-    The check fails first with `Shape of tensor <input> [..] is not compatible with expected shape [?, ..]`.
+    The shape check fails first with `Shape of tensor <input> [..] is not compatible with expected
+    shape [?, ..]`. With `check_finite`, a floating input holding NaN or inf fails with
+    `<signature>: input '<name>' holds NaN or inf ...` (an `InvalidArgumentError` whose message ends
+    with `Tensor had NaN values` or `Tensor had Inf values`) instead of giving finite-looking
+    outputs computed from garbage.
     """
-    return tf.nest.map_structure(lambda x, s: tf.ensure_shape(x, s.shape), inputs, spec)
+
+    def check(x, s):
+        x = tf.ensure_shape(x, s.shape)
+        if check_finite and x.dtype.is_floating:
+            x = tf.debugging.check_numerics(
+                x,
+                f"{signature}: input '{s.name}' holds NaN or inf; every input value must be finite "
+                "(replace missing values before serving)",
+            )
+        return x
+
+    return tf.nest.map_structure(check, inputs, spec)
 
 
 def _finalize(model, index, raw):
@@ -239,7 +254,7 @@ def _trace(fn, signature):
 
 
 # ---------------------------------------------------------------------------- the signatures
-def build_signatures(model, input_signature=None, by_task_id="auto", dtype="float32", verify=True):
+def build_signatures(model, input_signature=None, by_task_id="auto", dtype="float32", verify=True, check_finite=True):
     """The serving functions of a built `MultiTaskModel`, traced, with named input signatures.
 
     Args:
@@ -253,6 +268,8 @@ def build_signatures(model, input_signature=None, by_task_id="auto", dtype="floa
             same outputs as `serving_default` before serving `serve_by_task_id` with one
             conditioned pass (otherwise the signature computes every task and selects).
             Defaults to `True`.
+        check_finite: make every signature fail, naming itself and the input, when a floating
+            input holds NaN or inf (`InvalidArgumentError`). Defaults to `True`.
 
     Returns:
         A `SignatureSet` whose `functions` are `tf.function`s with their input signature, each
@@ -261,14 +278,14 @@ def build_signatures(model, input_signature=None, by_task_id="auto", dtype="floa
     if by_task_id not in ("auto", True, False):
         raise ValueError(f"by_task_id must be 'auto', True or False. Received: by_task_id={by_task_id!r}")
     spec, per_task = input_specs(model, input_signature, dtype)
-    functions = {DEFAULT: _trace(_default_function(model, spec, per_task), [spec])}
+    functions = {DEFAULT: _trace(_default_function(model, spec, per_task, check_finite), [spec])}
     for i, name in enumerate(model.task_names):
         task_spec = tf.TensorSpec(spec[name].shape, spec[name].dtype, name=INPUT_NAME) if per_task else spec
-        functions[task_signature_name(name)] = _trace(_task_function(model, i, task_spec), [task_spec])
+        functions[task_signature_name(name)] = _trace(_task_function(model, i, task_spec, check_finite), [task_spec])
 
     mode, reason = None, ""
     if by_task_id is not False:
-        mode, reason, function = _by_task_id_plan(model, spec, per_task, functions[DEFAULT], verify)
+        mode, reason, function = _by_task_id_plan(model, spec, per_task, functions[DEFAULT], verify, check_finite)
         if mode is None and by_task_id is True:
             raise ValueError(f"Cannot add the {BY_TASK_ID} signature to model '{model.name}': {reason}")
         if function is not None:
@@ -276,11 +293,11 @@ def build_signatures(model, input_signature=None, by_task_id="auto", dtype="floa
     return SignatureSet(functions, per_task, mode, reason)
 
 
-def _default_function(model, spec, per_task):
+def _default_function(model, spec, per_task, check_finite):
     names = model.task_names
 
     def serving_default(inputs):
-        inputs = check_inputs(inputs, spec)
+        inputs = check_inputs(inputs, spec, DEFAULT, check_finite)
         if per_task:
             return {name: task_output(model, inputs[name], i) for i, name in enumerate(names)}
         return dict(zip(names, _shared_outputs(model, inputs)))
@@ -288,17 +305,17 @@ def _default_function(model, spec, per_task):
     return serving_default
 
 
-def _task_function(model, index, spec):
+def _task_function(model, index, spec, check_finite):
     name = model.task_names[index]
 
     def serve_task(inputs):
-        return {name: task_output(model, check_inputs(inputs, spec), index)}
+        return {name: task_output(model, check_inputs(inputs, spec, task_signature_name(name), check_finite), index)}
 
     serve_task.__name__ = task_signature_name(name)
     return serve_task
 
 
-def _by_task_id_plan(model, spec, per_task, default, verify):
+def _by_task_id_plan(model, spec, per_task, default, verify, check_finite):
     """Returns `(mode, reason, traced function)` of `serve_by_task_id`; `mode` is `None` when impossible."""
     if per_task:
         specs = [spec[name] for name in model.task_names]
@@ -316,12 +333,12 @@ def _by_task_id_plan(model, spec, per_task, default, verify):
     signature = [id_spec, tf.TensorSpec((None,), tf.int32, name=TASK_ID_NAME)]
     if isinstance(model.body, TaskAwareLayer):
         try:
-            function = _trace(_by_task_id_function(model, "conditioned", id_spec), signature)
+            function = _trace(_by_task_id_function(model, "conditioned", id_spec, check_finite), signature)
         except Exception:  # noqa: BLE001 - a body that cannot trace with id tensors: compute every task and select
             function = None
         if function is not None and (not verify or _matches_default(model, id_spec, per_task, function, default)):
             return "conditioned", "", function
-    return "select", "", _trace(_by_task_id_function(model, "select", id_spec), signature)
+    return "select", "", _trace(_by_task_id_function(model, "select", id_spec, check_finite), signature)
 
 
 def _matches_default(model, spec, per_task, function, default, atol=1e-4):
@@ -339,9 +356,9 @@ def _matches_default(model, spec, per_task, function, default, atol=1e-4):
     return got.shape == want.shape and bool(np.allclose(got, want, atol=atol, rtol=1e-4))
 
 
-def _by_task_id_function(model, mode, spec):
+def _by_task_id_function(model, mode, spec, check_finite):
     def serve_by_task_id(inputs, task_id):
-        inputs = check_inputs(inputs, spec)
+        inputs = check_inputs(inputs, spec, BY_TASK_ID, check_finite)
         task_id = _checked_task_ids(model, task_id, inputs)
         if mode == "conditioned":
             features = model.body(inputs, task_index=task_id, training=False)

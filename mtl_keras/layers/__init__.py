@@ -11,10 +11,12 @@ from mtl_keras.layers.heads import TaskHeads
 from mtl_keras.layers.mmoe import MMoE
 from mtl_keras.layers.multiplicative_conditioning import MultiplicativeConditioning
 from mtl_keras.layers.ple import PLE
+from mtl_keras.layers.residual_block import ResidualBlock
 from mtl_keras.layers.shared_with_task_id import SharedWithTaskId
 from mtl_keras.layers.soft_sharing import SoftSharing
 from mtl_keras.layers.task_embedding import TaskEmbedding
 from mtl_keras.layers.task_specific import TaskSpecific
+from mtl_keras.layers.task_stack import TaskStack
 
 __all__ = [
     "AdditiveConditioning",
@@ -25,6 +27,7 @@ __all__ = [
     "MMoE",
     "MultiplicativeConditioning",
     "PLE",
+    "ResidualBlock",
     "SharedWithTaskId",
     "SoftSharing",
     "TaskAwareLayer",
@@ -32,4 +35,5 @@ __all__ = [
     "TaskEmbedding",
     "TaskHeads",
     "TaskSpecific",
+    "TaskStack",
 ]

@@ -14,34 +14,21 @@ Example:
 >>> result.best["weights"], result.best_score
 """
 
-from mtl_keras.tuning.hypermodel import SEARCHABLE, WEIGHT_SPACES, MultiTaskHyperModel, has_soft_sharing
-from mtl_keras.tuning.objective import BASELINES_FILE, MultiTaskObjective, ObjectiveLogger, task_metric_names
-from mtl_keras.tuning.search import (
-    TUNERS,
-    TuningResult,
-    benchmark_streams,
-    collect_results,
-    is_worker,
-    make_tuner,
-    summary_table,
-    tune,
+from mtl_keras._lazy import lazy_attributes
+from mtl_keras.tuning.choices import SEARCHABLE, TUNER_NAMES, WEIGHT_SPACES
+
+# Loaded on first use: `mtl-keras tune --help` (and `import mtl_keras`) must not import KerasTuner.
+_HYPERMODEL = ("MultiTaskHyperModel", "has_soft_sharing")
+_OBJECTIVE = ("BASELINES_FILE", "MultiTaskObjective", "ObjectiveLogger", "task_metric_names")
+_SEARCH = ("TUNERS", "TuningResult", "benchmark_streams", "collect_results", "is_worker", "make_tuner", "summary_table", "tune")
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        **dict.fromkeys(_HYPERMODEL, ".hypermodel"),
+        **dict.fromkeys(_OBJECTIVE, ".objective"),
+        **dict.fromkeys(_SEARCH, ".search"),
+    },
+    ("cli", "choices", "hypermodel", "objective", "search"),
 )
 
-__all__ = [
-    "BASELINES_FILE",
-    "SEARCHABLE",
-    "TUNERS",
-    "WEIGHT_SPACES",
-    "MultiTaskHyperModel",
-    "MultiTaskObjective",
-    "ObjectiveLogger",
-    "TuningResult",
-    "benchmark_streams",
-    "collect_results",
-    "has_soft_sharing",
-    "is_worker",
-    "make_tuner",
-    "summary_table",
-    "task_metric_names",
-    "tune",
-]
+__all__ = ["SEARCHABLE", "TUNER_NAMES", "WEIGHT_SPACES", *_HYPERMODEL, *_OBJECTIVE, *_SEARCH]

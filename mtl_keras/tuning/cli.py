@@ -8,19 +8,13 @@ Example:
         --tuner bayesian --max-trials 10 --epochs 5 --out runs/tune
 """
 
-import json
+import argparse
 import os
+import sys
 import time
 
-from mtl_keras.tuning.hypermodel import SEARCHABLE, WEIGHT_SPACES
-from mtl_keras.tuning.search import TUNERS, describe_values
-
-
-def _pair(text):
-    parts = [p for p in text.replace(":", ",").split(",") if p.strip()]
-    if len(parts) != 2:
-        raise ValueError(f"expected a range 'LOW,HIGH'. Received: {text!r}")
-    return tuple(float(p) for p in parts)
+from mtl_keras import cli_arguments as types
+from mtl_keras.tuning.choices import SEARCHABLE, TUNER_NAMES, WEIGHT_SPACES
 
 
 def add_parser(subparsers):
@@ -39,16 +33,30 @@ def add_parser(subparsers):
     parser.add_argument(
         "--search", default="weights", help=f"comma-separated subset of {','.join(SEARCHABLE)} (default: weights)"
     )
-    parser.add_argument("--tuner", default="random", choices=sorted(TUNERS))
-    parser.add_argument("--max-trials", type=int, default=10, help="trials of random / bayesian search")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs per trial (Hyperband: the maximum)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--tuner", default="random", choices=sorted(TUNER_NAMES))
+    parser.add_argument(
+        "--max-trials", type=types.integer(minimum=1), default=10, help="trials of random / bayesian search (>= 1)"
+    )
+    parser.add_argument(
+        "--epochs", type=types.integer(minimum=1), default=5, help="epochs per trial (>= 1; Hyperband: the maximum)"
+    )
+    parser.add_argument("--batch-size", type=types.integer(minimum=1), default=64)
     parser.add_argument("--weight-space", default="log", choices=WEIGHT_SPACES)
-    parser.add_argument("--weight-range", type=_pair, default=(1e-4, 1.0), help="log-space weight range LOW,HIGH")
-    parser.add_argument("--reference-task", default=None, help="task whose weight is fixed to 1 (log weight space)")
-    parser.add_argument("--lambda-range", type=_pair, default=(1e-4, 10.0), help="soft-sharing λ range LOW,HIGH (> 0)")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="learning rate when lr is not searched")
-    parser.add_argument("--lr-range", type=_pair, default=(1e-4, 1e-2), help="learning-rate range LOW,HIGH")
+    parser.add_argument(
+        "--weight-range", type=types.number_range(), default=(1e-4, 1.0), help="log-space weight range LOW,HIGH (> 0)"
+    )
+    parser.add_argument(
+        "--reference-task", type=types.non_empty, default=None, help="task whose weight is fixed to 1 (log weight space)"
+    )
+    parser.add_argument(
+        "--lambda-range", type=types.number_range(), default=(1e-4, 10.0), help="soft-sharing λ range LOW,HIGH (> 0)"
+    )
+    parser.add_argument(
+        "--learning-rate", type=types.number(exclusive_minimum=0), default=1e-3, help="learning rate when lr is not searched"
+    )
+    parser.add_argument(
+        "--lr-range", type=types.number_range(), default=(1e-4, 1e-2), help="learning-rate range LOW,HIGH (> 0)"
+    )
     parser.add_argument("--weightings", default="static,uncertainty,dwa", help="strategies for --search weighting")
     parser.add_argument(
         "--metric",
@@ -57,27 +65,46 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--baselines",
+        type=types.baselines_file,
         default=None,
         help="JSON file {task: {metric: value}} of single-task baselines (default: computed and cached)",
     )
-    parser.add_argument("--out", default="runs/tune", help="results directory (KerasTuner project and summary.md)")
-    parser.add_argument("--project-name", default="mtl_tune")
+    parser.add_argument(
+        "--out",
+        type=types.output_folder,
+        default="runs/tune",
+        help="results directory (KerasTuner project and summary.md)",
+    )
+    parser.add_argument("--project-name", type=types.non_empty, default="mtl_tune")
     parser.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", action="store_true", help="show KerasTuner's trial logs")
-    parser.set_defaults(func=run)
+    parser.add_argument("--seed", type=types.integer(minimum=0, maximum=2**32 - 1), default=0)
+    parser.add_argument(
+        "--verbose", action="store_true", help="show KerasTuner's trial logs, TensorFlow's logs and Python warnings"
+    )
+    parser.set_defaults(func=run, check=check, command_parser=parser)
     return parser
+
+
+def check(args):
+    """Checks arguments that are wrong together, before any TensorFlow work (`argparse.ArgumentTypeError`)."""
+    if not [m for m in args.model.split(",") if m.strip()]:
+        raise argparse.ArgumentTypeError(f"--model needs at least one zoo model name. Received: --model={args.model!r}")
+    if not [w for w in args.weightings.split(",") if w.strip()]:
+        raise argparse.ArgumentTypeError(
+            f"--weightings needs at least one strategy name. Received: --weightings={args.weightings!r}"
+        )
 
 
 def run(args):
     """Runs the search of `args` (from the `tune` parser); prints the best values, writes `summary.md`."""
     from mtl_keras.tuning.objective import MultiTaskObjective
-    from mtl_keras.tuning.search import tune
+    from mtl_keras.tuning.search import describe_values, is_worker, tune
 
     baselines = "single_task"
     if args.baselines:
-        with open(args.baselines) as f:
-            baselines = json.load(f)
+        baselines = args.baselines  # parsed and checked by cli_arguments.baselines_file
+        if isinstance(baselines, str):
+            baselines = types.baselines_file(baselines)
     objective = MultiTaskObjective(
         metric=args.metric, baselines=None if args.metric and not args.baselines else baselines
     )
@@ -106,8 +133,16 @@ def run(args):
         weightings=[w.strip() for w in args.weightings.split(",") if w.strip()],
     )
     if result.best is None:
-        print("Worker finished: the chief holds the results.")
-        return result
+        if is_worker():
+            print("Worker finished: the chief holds the results.")
+            return 0
+        statuses = ", ".join(f"{t['trial_id']}: {t['status']}" for t in result.trials) or "none ran"
+        print(
+            f"mtl-keras tune: error: no trial finished with a score (trials: {statuses}). "
+            "Run again with --verbose to see KerasTuner's trial logs.",
+            file=sys.stderr,
+        )
+        return 1
     done = sum(t["status"] == "COMPLETED" for t in result.trials)
     print(
         f"Searched {args.search} on {args.benchmark} with {args.tuner}: {done} trials in "

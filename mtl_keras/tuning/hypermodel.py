@@ -8,13 +8,12 @@ import tensorflow as tf
 
 from mtl_keras import zoo
 from mtl_keras.task import as_tasks
+from mtl_keras.tuning.choices import SEARCHABLE, WEIGHT_SPACES
 from mtl_keras.tuning.objective import MultiTaskObjective, ObjectiveLogger
 from mtl_keras.weighting import WEIGHTINGS, StaticWeighting
 from mtl_keras.zoo import accepted_arguments
 
-#: What a search can cover.
-SEARCHABLE = ("weights", "lambda", "lr", "weighting", "model")
-WEIGHT_SPACES = ("log", "simplex")
+__all__ = ["SEARCHABLE", "WEIGHT_SPACES", "MultiTaskHyperModel", "has_soft_sharing"]
 #: Simplex draws are clipped below 1 so that `-log(1 - u)` stays finite.
 _SIMPLEX_CLIP = 0.999
 

@@ -8,7 +8,7 @@ import keras_tuner
 
 from mtl_keras import data as data_module
 
-#: The tuners by name.
+#: The tuners by name (the names are `mtl_keras.tuning.choices.TUNER_NAMES`).
 TUNERS = {
     "random": keras_tuner.RandomSearch,
     "bayesian": keras_tuner.BayesianOptimization,

@@ -428,9 +428,11 @@ def test_cli_export_and_saved_model_cli(tmp_path, capsys):
         args.func(args)
     args = parser.parse_args(["export", str(model_file), str(tmp_path / "served"), "--version", "3", "--overwrite"])
     assert args.func(args) == 0
-    args = parser.parse_args(["export", str(tmp_path / "missing.keras"), str(tmp_path / "served")])
+    with pytest.raises(SystemExit) as exited:  # checked while parsing, before TensorFlow work
+        parser.parse_args(["export", str(tmp_path / "missing.keras"), str(tmp_path / "served")])
+    assert exited.value.code == 2 and "No model file at" in capsys.readouterr().err
     with pytest.raises(ValueError, match="No model file"):
-        args.func(args)
+        export.load_model(tmp_path / "missing.keras")
     export_dir = str(tmp_path / "served" / "3")
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -14,6 +14,10 @@ def dense(units=3):
     return keras.layers.Dense(units)
 
 
+def film_stack():
+    return [keras.layers.Dense(6), layers.FiLM(2, kernel_initializer="glorot_uniform"), keras.layers.ReLU()]
+
+
 CASES = {
     # name: (class, init kwargs, input shape, call kwargs, expected output shape, trainable, non-trainable)
     "heads_all": (layers.TaskHeads, {"output_units": [3, 1], "hidden_units": [4]}, (4, 5), {}, [(4, 3), (4, 1)], 8, 0),
@@ -107,6 +111,25 @@ CASES = {
     "cgc_per_task_inputs": (layers.CGC, {"num_tasks": 2, "expert_units": [3]}, [(4, 5), (4, 5)], {}, [(4, 3)] * 2, 10, 0),
     "ple": (layers.PLE, {"num_tasks": 2, "num_levels": 2, "expert_units": [4]}, (4, 5), {}, [(4, 4)] * 2, 22, 0),
     "ple_one": (layers.PLE, {"num_tasks": 3, "num_levels": 2, "num_shared_experts": 2, "expert_units": [3]}, (4, 5), {"task_index": 1}, (4, 3), 34, 0),
+    # the zoo's stack of shared and task-aware layers, and its ResNet block
+    "stack_all_tasks": (layers.TaskStack, {"layers": film_stack(), "num_tasks": 2}, (4, 5), {}, [(4, 6)] * 2, 6, 0),
+    "stack_one_task": (layers.TaskStack, {"layers": film_stack(), "num_tasks": 2}, (4, 5), {"task_index": 1}, (4, 6), 6, 0),
+    "stack_ids": (layers.TaskStack, {"layers": film_stack(), "num_tasks": 2}, (4, 5), {"task_index": IDS % 2}, (4, 6), 6, 0),
+    "stack_columns": (
+        layers.TaskStack,
+        {
+            "layers": [layers.CrossStitch(2, layer=dense()), keras.layers.ReLU(), layers.CrossStitch(2)],
+            "num_tasks": 2,
+            "mode": "columns",
+        },
+        (4, 5),
+        {},
+        [(4, 3)] * 2,
+        8,
+        0,
+    ),
+    "residual_projection": (layers.ResidualBlock, {"filters": 4, "strides": 2}, (2, 8, 8, 3), {}, (2, 4, 4, 4), 9, 6),
+    "residual_identity": (layers.ResidualBlock, {"filters": 3}, (2, 6, 6, 3), {}, (2, 6, 6, 3), 6, 4),
 }
 
 

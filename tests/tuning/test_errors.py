@@ -88,7 +88,7 @@ def test_unknown_tuner():
         tuning.make_tuner(hypermodel(), "grid")
 
 
-def test_cli_parses_and_rejects_bad_ranges(tmp_path):
+def test_cli_parses_and_rejects_bad_ranges(tmp_path, capsys):
     import argparse
 
     from mtl_keras.tuning import cli
@@ -96,10 +96,14 @@ def test_cli_parses_and_rejects_bad_ranges(tmp_path):
     parser = argparse.ArgumentParser(prog="mtl-keras")
     cli.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
-        ["tune", "--model", "test_soft_sharing_mlp", "--search", "weights,lambda", "--lambda-range=-1,1"]
+        ["tune", "--model", "test_soft_sharing_mlp", "--search", "weights,lambda", "--lambda-range=0.01,1"]
         + ["--out", str(tmp_path)]
     )
-    assert args.func is cli.run and args.lambda_range == (-1.0, 1.0)
+    assert args.func is cli.run and args.lambda_range == (0.01, 1.0)
+    with pytest.raises(SystemExit) as exited:  # refused while parsing, before any TensorFlow work
+        parser.parse_args(["tune", "--lambda-range=-1,1", "--out", str(tmp_path)])
+    assert exited.value.code == 2 and "argument --lambda-range" in capsys.readouterr().err
+    args.lambda_range = (-1.0, 1.0)  # the library checks the range too
     with pytest.raises(ValueError, match="lambda_range"):
         cli.run(args)
     args = parser.parse_args(["tune", "--search", "", "--out", str(tmp_path)])
