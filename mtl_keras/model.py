@@ -1,13 +1,11 @@
 """`MultiTaskModel`: a shared body, a head per task, and a training step that follows the multi-task recipe."""
 
 import keras
-import numpy as np
 
 from mtl_keras import _compat
 from mtl_keras import samplers as samplers_module
-from mtl_keras import weighting as weighting_module
 from mtl_keras.label_scaling import LabelScaler
-from mtl_keras.layers.base import TaskAwareLayer
+from mtl_keras.layers.base import TaskAwareLayer, check_parts
 from mtl_keras.layers.heads import TaskHeads
 from mtl_keras.task import Task, as_tasks
 from mtl_keras.training import fitting
@@ -80,23 +78,10 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
         num_tasks = len(self.tasks)
         self.body = body
         self.heads = heads if heads is not None else TaskHeads([t.output_units for t in self.tasks], name="heads")
-        if not isinstance(self.heads, TaskAwareLayer):
-            raise ValueError(f"heads must be a mtl_keras.layers.TaskAwareLayer. Received: heads={heads!r}")
-        for part, label in ((self.body, "body"), (self.heads, "heads")):
-            if isinstance(part, TaskAwareLayer) and part.num_tasks != num_tasks:
-                raise ValueError(f"The {label} was made for {part.num_tasks} tasks but the model has {num_tasks}: {self.task_names}.")
-        tasks_per_step = num_tasks if tasks_per_step is None else tasks_per_step
-        if isinstance(tasks_per_step, bool) or not isinstance(tasks_per_step, (int, np.integer)) or not 1 <= tasks_per_step <= num_tasks:
-            raise ValueError(
-                f"tasks_per_step must be an integer between 1 and the number of tasks ({num_tasks}). "
-                f"Received: tasks_per_step={tasks_per_step!r}"
-            )
-        self.tasks_per_step = int(tasks_per_step)
+        check_parts(self.body, self.heads, self.task_names)
+        self.tasks_per_step, self.seed = samplers_module.check_sampling(tasks_per_step, seed, num_tasks)
         self.sampler = samplers_module.get(sampler)
         self.sampler.configure(self.task_names)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
-        self.seed = int(seed)
         scaled = {t.name: t.output_units for t in self.tasks if t.label_scaling}
         self.label_scaler = LabelScaler(scaled, name="label_scaler") if scaled else None
         self.objective = TaskObjective(self.tasks, self.label_scaler)
@@ -129,14 +114,7 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
         A dict whose keys are all task names holds one input per task; any other structure is one
         shared input. Raises a `ValueError` for a dict that mixes task names with other keys.
         """
-        if not isinstance(inputs, dict) or not inputs:
-            return False
-        keys, names = set(inputs), set(self.task_names)
-        if keys <= names:
-            return True
-        if keys & names:
-            raise ValueError(f"Received inputs for tasks the model does not have: {sorted(keys - names)}. Model tasks: {self.task_names}")
-        return False
+        return fitting.keyed_by_tasks(inputs, self.task_names)
 
     # ------------------------------------------------------------------ forward
     def features(self, x, task_index=None, training=False):
@@ -198,14 +176,7 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
             **kwargs: forwarded to `keras.Model.compile` (`jit_compile`, `steps_per_execution`,
                 `run_eagerly`, ...).
         """
-        if loss is not None or metrics is not None:
-            raise ValueError(
-                "MultiTaskModel takes its losses and metrics from its Tasks (Task(loss=..., metrics=...)); "
-                f"do not pass loss or metrics to compile(). Received: loss={loss!r}, metrics={metrics!r}"
-            )
-        strategy = weighting_module.get(weighting)
-        strategy.configure(self.tasks)
-        fitting.check_weights_train_something(strategy, self.tasks)
+        strategy = fitting.compiled_weighting(self.tasks, weighting, loss, metrics)
         super().compile(optimizer=optimizer, **kwargs)
         self.weighting = strategy
         self._compile_kwargs = dict(kwargs)
@@ -289,6 +260,18 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
         if not self.compiled:
             raise RuntimeError("Compile the model first: the metric names come from compile().")
         return self.trackers.results_by_task(logs, prefix)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Loads weights like `keras.Model.load_weights`, first checking that the file fits this model.
+
+        A file saved from another model raises a `ValueError` naming the first variable that does
+        not fit (its path, the expected and the found shape), unless `skip_mismatch=True`.
+        """
+        if self.built and not skip_mismatch:
+            from mtl_keras import saving
+
+            saving.check_weights_match(self, filepath)
+        return super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
 
     # ------------------------------------------------------------------ config
     def get_config(self):

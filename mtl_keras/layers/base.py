@@ -64,3 +64,14 @@ class TaskAwareLayer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_tasks": self.num_tasks}
+
+
+def check_parts(body, heads, task_names):
+    """Raises a `ValueError` if a model's heads are not task-aware, or its body or heads are made for other tasks."""
+    if not isinstance(heads, TaskAwareLayer):
+        raise ValueError(f"heads must be a mtl_keras.layers.TaskAwareLayer. Received: heads={heads!r}")
+    for part, label in ((body, "body"), (heads, "heads")):
+        if isinstance(part, TaskAwareLayer) and part.num_tasks != len(task_names):
+            raise ValueError(
+                f"The {label} was made for {part.num_tasks} tasks but the model has {len(task_names)}: {task_names}."
+            )

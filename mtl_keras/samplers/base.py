@@ -1,5 +1,6 @@
 """Base class of task samplers: which tasks a training step trains."""
 
+import numpy as np
 import tensorflow as tf
 
 from mtl_keras.registry import Registry
@@ -68,6 +69,23 @@ class TaskSampler:
 def get(identifier):
     """Returns a `TaskSampler` from a registered name, a config dict or an instance (`None`: "uniform")."""
     return SAMPLERS.resolve(identifier, TaskSampler, default="uniform")
+
+
+def check_sampling(tasks_per_step, seed, num_tasks):
+    """Returns `(tasks_per_step, seed)` as ints, checked: `1 <= tasks_per_step <= T` (default T), an integer seed.
+
+    Raises:
+        ValueError: quoting the bad value.
+    """
+    tasks_per_step = num_tasks if tasks_per_step is None else tasks_per_step
+    if isinstance(tasks_per_step, bool) or not isinstance(tasks_per_step, (int, np.integer)) or not 1 <= tasks_per_step <= num_tasks:
+        raise ValueError(
+            f"tasks_per_step must be an integer between 1 and the number of tasks ({num_tasks}). "
+            f"Received: tasks_per_step={tasks_per_step!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    return int(tasks_per_step), int(seed)
 
 
 def sizes_in_task_order(sizes, task_names, sampler):

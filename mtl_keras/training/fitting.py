@@ -57,7 +57,34 @@ def build_from_spec(model, x_spec):
         model.build(shapes)
 
 
+def keyed_by_tasks(inputs, task_names):
+    """Whether `inputs` is a dict keyed by task names (multi-input mode); raises for a dict mixing other keys."""
+    if not isinstance(inputs, dict) or not inputs:
+        return False
+    keys, names = set(inputs), set(task_names)
+    if keys <= names:
+        return True
+    if keys & names:
+        raise ValueError(f"Received inputs for tasks the model does not have: {sorted(keys - names)}. Model tasks: {task_names}")
+    return False
+
+
 # ---------------------------------------------------------------------------- compile checks
+def compiled_weighting(tasks, weighting, loss=None, metrics=None):
+    """The weighting strategy `compile()` sets up for `tasks`, after checking `compile()`'s arguments."""
+    from mtl_keras import weighting as weighting_module
+
+    if loss is not None or metrics is not None:
+        raise ValueError(
+            "MultiTaskModel takes its losses and metrics from its Tasks (Task(loss=..., metrics=...)); "
+            f"do not pass loss or metrics to compile(). Received: loss={loss!r}, metrics={metrics!r}"
+        )
+    strategy = weighting_module.get(weighting)
+    strategy.configure(tasks)
+    check_weights_train_something(strategy, tasks)
+    return strategy
+
+
 def check_weights_train_something(weighting, tasks):
     """Refuses fixed weights that are all zero: such a model would train nothing, silently."""
     values = None if weighting.adaptive else getattr(weighting, "values", None)
