@@ -10,7 +10,8 @@ The figure is the median over rounds of the per-round ratio, with half the inter
 those ratios as its spread (±). Gradient-level strategies are timed twice:
 on all shared parameters, and on the shared representation (`uses_representation=True`: one
 backward pass through the heads and one through the trunk, instead of one through the trunk per
-task).
+task); those with per-parameter state (`db_mtl`, `excess_mtl`, `moco`) only on the parameters,
+built with the shared-parameter count.
 
 Run: `python -m mtl_keras.benchmarks.perf_weighting [--tasks 2,4,8 --steps 3 --rounds 160]`
 (about 15 minutes on 2 cores; `--strategies pcgrad,mgda` for a subset, `--json out.json` for the

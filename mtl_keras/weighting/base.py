@@ -6,7 +6,7 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.registry import Registry
-from mtl_keras.weighting._ops import active_mask, combine, gram
+from mtl_keras.weighting._ops import active_rows, combine, gram
 
 WEIGHTINGS = Registry("weighting strategy")
 
@@ -333,7 +333,7 @@ class LossWeighting(Weighting):
 
     def combine_gradients(self, grads, losses, step):
         """`Gᵀ w` with `w` the loss weights for these losses, the zero rows of `grads` counting as absent."""
-        sampled = active_mask(gram(grads))
+        sampled = active_rows(grads)
         _, weights = self.combine_losses(tf.cast(losses, grads.dtype), sampled, step)
         weights = tf.cast(weights, grads.dtype)
         return Combination(combine(weights, grads), weights)

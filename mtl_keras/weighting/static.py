@@ -33,11 +33,7 @@ class StaticWeighting(LossWeighting):
 
     def configure(self, tasks):
         super().configure(tasks)
-        self.values = self._resolve_values()
-
-    def build_state(self, gradient_shape):
-        if getattr(self, "values", None) is None or len(self.values) != self.num_tasks:
-            self.values = self._resolve_values()  # standalone use: default task names, weights 1
+        self._resolve_values()  # invalid weights raise at compile
 
     def _resolve_values(self):
         spec = self.weights_spec
@@ -60,6 +56,11 @@ class StaticWeighting(LossWeighting):
             if math.isnan(value) or math.isinf(value) or value < 0:
                 raise ValueError(f"StaticWeighting: task '{name}' has an invalid weight. Received: weight={value}")
         return [float(v) for v in values]
+
+    @property
+    def values(self):
+        """The weights `[T]` (Python floats) for the current tasks."""
+        return self._resolve_values()
 
     def loss_weights(self, losses, step):
         return tf.constant(self.values, dtype=losses.dtype)

@@ -128,7 +128,7 @@ def test_state_sized_by_the_gradient_needs_its_size():
         W.FAMO().build(None)
 
 
-@pytest.mark.parametrize("name", ["famo", "gradvac", "db_mtl", "stch"])
+@pytest.mark.parametrize("name", ["famo", "gradvac", "db_mtl", "stch", "static"])
 def test_a_model_reloads_with_its_strategy_state(name, tmp_path):
     """The strategy's build shape is saved with it, so its state is restored from a `.keras` file."""
     rng = np.random.default_rng(0)
@@ -136,7 +136,7 @@ def test_a_model_reloads_with_its_strategy_state(name, tmp_path):
     labels = {"a": x[:, 0].copy(), "b": x[:, 1].copy()}
     tasks = [mk.Task("a", kind="regression"), mk.Task("b", kind="regression")]
     model = mk.MultiTaskModel(tasks, body=keras.layers.Dense(3), input_shape=(4,))
-    strategy = W.get(name)
+    strategy = W.StaticWeighting({"b": 0.5}) if name == "static" else W.get(name)
     if strategy.needs_gradient_size:  # the model passes only None to build today (see the README)
         strategy.build((2, sum(int(np.prod(v.shape)) for v in model.shared_variables)))
     model.compile(optimizer="sgd", weighting=strategy)
@@ -144,6 +144,10 @@ def test_a_model_reloads_with_its_strategy_state(name, tmp_path):
     path = str(tmp_path / "m.keras")
     model.save(path)
     reloaded = keras.models.load_model(path)
+    assert reloaded.weighting.task_names == ["a", "b"]
+    if name == "static":
+        assert reloaded.weighting.values == [1.0, 0.5]
+        return
     assert len(reloaded.weighting.weights) == len(model.weighting.weights) > 0
     for saved, loaded in zip(model.weighting.weights, reloaded.weighting.weights):
         np.testing.assert_allclose(loaded.numpy(), saved.numpy())
