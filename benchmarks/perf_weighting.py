@@ -10,7 +10,8 @@ The figure is the median over rounds of the per-round ratio, with half the inter
 those ratios as its spread (±). Gradient-level strategies are timed twice:
 on all shared parameters, and on the shared representation (`uses_representation=True`: one
 backward pass through the heads and one through the trunk, instead of one through the trunk per
-task).
+task); those with per-parameter state (`db_mtl`, `excess_mtl`, `moco`) only on the parameters,
+built with the shared-parameter count.
 
 Run: `python -m mtl_keras.benchmarks.perf_weighting [--tasks 2,4,8 --steps 3 --rounds 160]`
 (about 15 minutes on 2 cores; `--strategies pcgrad,mgda` for a subset, `--json out.json` for the
@@ -41,10 +42,15 @@ def make_step(num_tasks, name, representation=None):
     """A compiled train step of the benchmark model with strategy `name`, warmed up."""
     keras.utils.set_random_seed(0)
     tasks = [mk.Task(f"t{i}", kind="regression") for i in range(num_tasks)]
-    body = keras.Sequential([keras.layers.Dense(HIDDEN, activation="relu"), keras.layers.Dense(HIDDEN, activation="relu")])
+    body = keras.Sequential(
+        [keras.layers.Dense(HIDDEN, activation="relu"), keras.layers.Dense(HIDDEN, activation="relu")]
+    )
     model = mk.MultiTaskModel(tasks, body=body, input_shape=(INPUT_DIM,))
     config = {} if representation is None else {"uses_representation": representation}
-    model.compile(optimizer="adam", weighting=mk.weighting.WEIGHTINGS.get(name)(**config))
+    weighting = mk.weighting.WEIGHTINGS.get(name)(**config)
+    if weighting.needs_gradient_size:  # state sized by the shared parameters (DB-MTL, ExcessMTL, MoCo)
+        weighting.build((num_tasks, sum(int(np.prod(v.shape)) for v in model.shared_variables)))
+    model.compile(optimizer="adam", weighting=weighting)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(BATCH, INPUT_DIM)).astype("float32"))
     y = {t.name: tf.constant(rng.normal(size=(BATCH, 1)).astype("float32")) for t in tasks}
@@ -85,6 +91,8 @@ def variants(name):
         return [("losses", None)]
     if strategy.uses_representation:  # representation-only by design (mgda_ub)
         return [("representation", None)]
+    if not strategy.supports_representation:  # per-parameter state (db_mtl, excess_mtl, moco)
+        return [("parameters", None)]
     return [("parameters", False), ("representation", True)]
 
 
@@ -95,7 +103,9 @@ def cell(t, on, rows):
 
 def markdown(results, task_counts):
     """The README table: one row per strategy, columns T on parameters / on the representation."""
-    header = ["strategy", "level"] + [f"T={t}" for t in task_counts] + [f"on representation: T={t}" for t in task_counts]
+    header = (
+        ["strategy", "level"] + [f"T={t}" for t in task_counts] + [f"on representation: T={t}" for t in task_counts]
+    )
     lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (2 * len(task_counts))]
     names = sorted({r["strategy"] for r in results}, key=lambda n: (n != "static", n))
     for name in names:
@@ -103,7 +113,11 @@ def markdown(results, task_counts):
         level = "losses" if any(on == "losses" for _, on in rows) else "gradients"
         if name == "static":
             cells = [cell(t, "control", rows) for t in task_counts]
-            lines.append("| `static` (control: a second static model) | — | " + " | ".join(cells + ["—"] * len(task_counts)) + " |")
+            lines.append(
+                "| `static` (control: a second static model) | — | "
+                + " | ".join(cells + ["—"] * len(task_counts))
+                + " |"
+            )
             continue
 
         direct = [cell(t, "losses" if level == "losses" else "parameters", rows) for t in task_counts]
@@ -142,7 +156,9 @@ def main(argv=None):
     parser.add_argument("--tasks", default="2,4,8", help="comma-separated numbers of tasks")
     parser.add_argument("--steps", type=int, default=3, help="steps per timed block")
     parser.add_argument("--rounds", type=int, default=160, help="interleaved rounds per figure")
-    parser.add_argument("--strategies", default=None, help="comma-separated names (default: all; static is the control)")
+    parser.add_argument(
+        "--strategies", default=None, help="comma-separated names (default: all; static is the control)"
+    )
     parser.add_argument("--json", default=None, help="also write the raw figures to this file")
     args = parser.parse_args(argv)
     names = args.strategies.split(",") if args.strategies else mk.weighting.WEIGHTINGS.names()

@@ -1,19 +1,20 @@
 """Aligned-MTL (Senushkin, Patakin, Kuznetsov & Konushin, CVPR 2023)."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import gram, num_tasks_of
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, GramWeighting
 
 
-def aligned_mtl_matrix(gram_matrix):
+def aligned_mtl_matrix_from_gram(gram_matrix):
     """The `[T, T]` matrix `B` such that `B G` is the aligned gradient matrix of Aligned-MTL.
 
     With the eigen-decomposition `G Gᵀ = V Λ Vᵀ` (so `G = V Σ Uᵀ` with `Σ = Λ^½`), the aligned matrix
     `Ĝ = σ_min V Uᵀ` has orthogonal rows of equal norm (condition number 1) and is the closest such
     matrix to `G`; it equals `B G` with `B = σ_min V Σ⁻¹ Vᵀ`. Eigenvalues below
-    `λ_max · T · ε_float` are treated as zero (rank-deficient `G`, zero rows), and `σ_min` is the
+    `λ_max · T · ε` (`ε` the dtype's machine epsilon) are treated as zero (rank-deficient `G`, zero rows), and `σ_min` is the
     smallest *retained* singular value. All-zero input gives `B = 0`.
 
     Args:
@@ -24,26 +25,37 @@ def aligned_mtl_matrix(gram_matrix):
     """
     num_tasks = num_tasks_of(gram_matrix)
     eigenvalues, eigenvectors = tf.linalg.eigh(gram_matrix)
-    tolerance = tf.reduce_max(eigenvalues) * num_tasks * tf.constant(1.2e-7, gram_matrix.dtype)
+    epsilon = float(np.finfo(gram_matrix.dtype.as_numpy_dtype).eps)
+    tolerance = tf.reduce_max(eigenvalues) * num_tasks * epsilon
     keep = tf.logical_and(eigenvalues > tolerance, eigenvalues > 0)
     safe = tf.where(keep, eigenvalues, tf.ones_like(eigenvalues))
     inverse_sqrt = tf.where(keep, tf.math.rsqrt(safe), tf.zeros_like(eigenvalues))
-    smallest = tf.reduce_min(tf.where(keep, eigenvalues, tf.fill(tf.shape(eigenvalues), float("inf"))))
+    smallest = tf.reduce_min(
+        tf.where(keep, eigenvalues, tf.fill(tf.shape(eigenvalues), tf.constant(np.inf, eigenvalues.dtype)))
+    )
     sigma_min = tf.where(tf.reduce_any(keep), tf.sqrt(tf.where(tf.reduce_any(keep), smallest, 0.0)), 0.0)
     return sigma_min * tf.matmul(eigenvectors * inverse_sqrt[tf.newaxis, :], eigenvectors, transpose_b=True)
 
 
-def aligned_mtl_weights(grads, task_weights=None):
-    """Task weights `B w` `[T]` (`w` = `task_weights`, ones by default): the direction is `Ĝᵀ w = Gᵀ (B w)`."""
-    matrix = aligned_mtl_matrix(gram(grads))
+def aligned_mtl_weights_from_gram(gram_matrix, task_weights=None):
+    """Task weights `B w` `[T]` from `K = G Gᵀ` (`w` = `task_weights`, ones by default): the direction is `Ĝᵀ w = Gᵀ (B w)`."""
+    matrix = aligned_mtl_matrix_from_gram(gram_matrix)
     if task_weights is None:
-        task_weights = tf.ones([num_tasks_of(grads)], grads.dtype)
-    return tf.linalg.matvec(matrix, tf.cast(task_weights, grads.dtype))
+        task_weights = tf.ones([num_tasks_of(gram_matrix)], gram_matrix.dtype)
+    return tf.linalg.matvec(matrix, tf.cast(task_weights, gram_matrix.dtype))
+
+
+def aligned_mtl_weights(grads, task_weights=None):
+    """Task weights `B w` `[T]` for `grads` `[T, P]` (see `aligned_mtl_weights_from_gram`)."""
+    return aligned_mtl_weights_from_gram(gram(grads), task_weights)
+
+
+aligned_mtl_matrix = aligned_mtl_matrix_from_gram  # former name
 
 
 @WEIGHTINGS.register("aligned_mtl")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class AlignedMTL(Weighting):
+class AlignedMTL(GramWeighting):
     """Aligned-MTL: aligns the principal components of the task gradients to remove conflict and dominance.
 
     The gradient matrix `G` (`T` rows) is replaced by the closest matrix whose condition number is
@@ -68,8 +80,5 @@ class AlignedMTL(Weighting):
         Learning", CVPR 2023.
     """
 
-    uses_gradients = True
-
     def weights_from_gram(self, gram_matrix, losses, step):
-        matrix = aligned_mtl_matrix(gram_matrix)
-        return tf.linalg.matvec(matrix, tf.constant(self.task_weights, gram_matrix.dtype))
+        return aligned_mtl_weights_from_gram(gram_matrix, tf.constant(self.task_weights, gram_matrix.dtype))

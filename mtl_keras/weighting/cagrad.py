@@ -4,11 +4,11 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import active_mask, check_int, check_number, fixed_iterations, gram, xla_compiled
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, GramWeighting
 
 
 @xla_compiled
-def cagrad_dual_weights(gram_matrix, c=0.5, iterations=200, step_size=4.0):
+def cagrad_dual_from_gram(gram_matrix, c=0.5, iterations=200, step_size=4.0):
     """Solves CAGrad's dual `min_{w ∈ Δ} g_w · g_0 + √φ ||g_w||` with `φ = c² ||g_0||²`.
 
     `g_w = Σ_i w_i g_i`, `g_0` is the mean of the (non-zero) gradients. The problem is scale
@@ -48,15 +48,19 @@ def cagrad_dual_weights(gram_matrix, c=0.5, iterations=200, step_size=4.0):
         gradient = k_g0 + sqrt_phi * tf.linalg.matvec(kernel, w) / norm_of(w)
         rate = step_size * tf.math.rsqrt(t + 1.0)
         logits = tf.math.log(tf.maximum(w, 1e-30)) - rate * gradient
-        logits = tf.where(is_active, logits, tf.fill(tf.shape(logits), -1e30))
+        logits = tf.where(is_active, logits, tf.fill(tf.shape(logits), tf.constant(-1e30, logits.dtype)))
         w = tf.nn.softmax(logits) * active
         value = objective(w)
         better = value < best_value
         return t + 1.0, w, tf.where(better, w, best), tf.where(better, value, best_value)
 
-    _, _, w, _ = fixed_iterations(step, (tf.zeros([]), g0_weights, g0_weights, objective(g0_weights)), iterations)
+    start = (tf.zeros([], gram_matrix.dtype), g0_weights, g0_weights, objective(g0_weights))
+    _, _, w, _ = fixed_iterations(step, start, iterations)
     lam = tf.math.divide_no_nan(sqrt_phi, norm_of(w))
     return w, g0_weights, lam
+
+
+cagrad_dual_weights = cagrad_dual_from_gram  # former name
 
 
 def cagrad_weights(grads, c=0.5, iterations=200, rescale=True):
@@ -70,7 +74,7 @@ def cagrad_weights(grads, c=0.5, iterations=200, rescale=True):
 
 def cagrad_weights_from_gram(gram_matrix, c=0.5, iterations=200, rescale=True):
     """`cagrad_weights` from the Gram matrix `K = G Gᵀ` `[T, T]`."""
-    w, g0_weights, lam = cagrad_dual_weights(gram_matrix, c, iterations)
+    w, g0_weights, lam = cagrad_dual_from_gram(gram_matrix, c, iterations)
     weights = g0_weights + lam * w
     if rescale:
         weights = weights / (1.0 + c * c)
@@ -79,7 +83,7 @@ def cagrad_weights_from_gram(gram_matrix, c=0.5, iterations=200, rescale=True):
 
 @WEIGHTINGS.register("cagrad")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class CAGrad(Weighting):
+class CAGrad(GramWeighting):
     """CAGrad: the update that most improves the worst task within a ball around the mean gradient.
 
         max_d min_i g_i · d   subject to   ||d - g_0|| <= c ||g_0||,
@@ -105,8 +109,6 @@ class CAGrad(Weighting):
         Liu, Liu, Jin, Stone & Liu, "Conflict-Averse Gradient Descent for Multi-task Learning",
         NeurIPS 2021.
     """
-
-    uses_gradients = True
 
     def __init__(self, c=0.5, iterations=200, rescale=True, **kwargs):
         super().__init__(**kwargs)

@@ -4,26 +4,35 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import check_int, check_number, read
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, LossWeighting
 
 
-def dwa_weights(loss_ratios, temperature=2.0):
+def dwa_weights(loss_ratios, temperature=2.0, present=None):
     """DWA weights `w_i = T exp(r_i / τ) / Σ_j exp(r_j / τ)` from the loss ratios `r` `[T]`.
 
     Args:
         loss_ratios: float tensor `[T]`, `r_i = L_i(t-1) / L_i(t-2)`.
         temperature: `τ > 0`; larger values give more even weights.
+        present: optional 0/1 float tensor `[T]`: the softmax is then taken over the present
+            tasks only (`T` their number), and absent tasks get weight 0.
 
     Returns:
-        Float tensor `[T]` of weights summing to `T`.
+        Float tensor `[T]` of weights summing to `T` (the number of present tasks).
     """
-    num_tasks = tf.cast(tf.shape(loss_ratios)[0], loss_ratios.dtype)
-    return num_tasks * tf.nn.softmax(loss_ratios / temperature)
+    if present is None:
+        num_tasks = tf.cast(tf.shape(loss_ratios)[0], loss_ratios.dtype)
+        return num_tasks * tf.nn.softmax(loss_ratios / temperature)
+    present = tf.cast(present, loss_ratios.dtype)
+    logits = tf.where(
+        present > 0, loss_ratios / temperature, tf.fill(tf.shape(loss_ratios), tf.constant(-1e30, loss_ratios.dtype))
+    )
+    weights = tf.reduce_sum(present) * tf.nn.softmax(logits) * present
+    return tf.where(tf.reduce_sum(present) > 0, weights, tf.zeros_like(weights))
 
 
 @WEIGHTINGS.register("dwa")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class DynamicWeightAverage(Weighting):
+class DynamicWeightAverage(LossWeighting):
     """Dynamic Weight Average: weighs each task by how slowly its loss has been falling.
 
         w_i(t) = T exp(r_i(t-1) / τ) / Σ_j exp(r_j(t-1) / τ),   r_i(t-1) = L_i(t-1) / L_i(t-2).
@@ -31,8 +40,10 @@ class DynamicWeightAverage(Weighting):
     The paper averages each loss over an epoch; the strategy does not see epochs, so it averages
     over *periods* of `period` training steps (`period=1`: per step; set it to the number of steps
     per epoch to follow the paper). The last two period means per task are kept in non-trainable
-    variables; only steps where the task was sampled count. Until a task has two complete periods
-    its ratio is 1 (equal weights `w_i = 1` at the start).
+    variables; only steps where the task was present (sampled, with labelled examples) count, and
+    the softmax of a step is over its present tasks (absent tasks get weight 0 and keep their
+    history). Until a task has two complete periods its ratio is 1 (equal weights `w_i = 1` at the
+    start).
 
     Args:
         temperature: `τ > 0`. Defaults to 2 (the paper's value).
@@ -47,12 +58,14 @@ class DynamicWeightAverage(Weighting):
         Liu, Johns & Davison, "End-to-End Multi-Task Learning with Attention", CVPR 2019.
     """
 
+    needs_losses = True
+
     def __init__(self, temperature=2.0, period=1, **kwargs):
         super().__init__(**kwargs)
         self.temperature = check_number("DynamicWeightAverage", "temperature", temperature, minimum=0, strict=True)
         self.period = check_int("DynamicWeightAverage", "period", period, minimum=1)
 
-    def build(self, input_shape=None):
+    def build_state(self, gradient_shape):
         shape = (self.num_tasks,)
 
         def state(name, shape=shape):
@@ -64,7 +77,6 @@ class DynamicWeightAverage(Weighting):
         self.last_losses = state("last_losses")
         self.previous_losses = state("previous_losses")
         self.periods_seen = state("periods_seen")
-        self.built = True
 
     def loss_ratios(self):
         """Current `r_i = L_i(t-1) / L_i(t-2)` (1 for tasks with fewer than two periods of history)."""
@@ -73,7 +85,8 @@ class DynamicWeightAverage(Weighting):
 
     def combine_losses(self, losses, sampled, step):
         sampled = tf.cast(sampled, losses.dtype)
-        weights = tf.stop_gradient(tf.cast(dwa_weights(self.loss_ratios(), self.temperature), losses.dtype))
+        ratios = tf.cast(self.loss_ratios(), losses.dtype)
+        weights = tf.stop_gradient(dwa_weights(ratios, self.temperature, sampled))
         total = tf.reduce_sum(weights * sampled * losses)
         self._record(tf.cast(self.global_losses(tf.stop_gradient(losses)), tf.float32), tf.cast(sampled, tf.float32))
         return total, weights
@@ -90,7 +103,9 @@ class DynamicWeightAverage(Weighting):
         last = read(self.last_losses)
         self.previous_losses.assign(tf.where(update, last, read(self.previous_losses)))
         self.last_losses.assign(tf.where(update, tf.math.divide_no_nan(sums, counts), last))
-        self.periods_seen.assign(tf.where(update, tf.minimum(read(self.periods_seen) + 1.0, 2.0), read(self.periods_seen)))
+        self.periods_seen.assign(
+            tf.where(update, tf.minimum(read(self.periods_seen) + 1.0, 2.0), read(self.periods_seen))
+        )
         self.loss_sums.assign(tf.where(done, tf.zeros_like(sums), sums))
         self.loss_counts.assign(tf.where(done, tf.zeros_like(counts), counts))
         self.period_steps.assign(tf.where(done, 0.0, steps))

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import check_int, check_number, step_seed, xla_compiled
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, Combination, GradientWeighting
 
 
 @xla_compiled
@@ -33,16 +33,14 @@ def graddrop_direction(grads, uniform, leak=0.0, signal=None):
     purity = 0.5 * (1.0 + tf.math.divide_no_nan(total, tf.reduce_sum(tf.abs(signal), axis=0)))
     uniform = tf.cast(uniform, grads.dtype)[tf.newaxis]
     purity = purity[tf.newaxis]
-    keep = tf.logical_or(
-        tf.logical_and(purity > uniform, signal > 0), tf.logical_and(purity < uniform, signal < 0)
-    )
+    keep = tf.logical_or(tf.logical_and(purity > uniform, signal > 0), tf.logical_and(purity < uniform, signal < 0))
     mask = leak + (1.0 - leak) * tf.cast(keep, grads.dtype)
     return tf.reduce_sum(mask * grads, axis=0)
 
 
 @WEIGHTINGS.register("graddrop")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class GradDrop(Weighting):
+class GradDrop(GradientWeighting):
     """GradDrop: drops, coordinate by coordinate, the gradients whose sign loses a random vote.
 
     The sign purity `P = ½ (1 + Σ_i g_i / Σ_i |g_i|)` says how consistently the tasks push each
@@ -77,7 +75,6 @@ class GradDrop(Weighting):
         Multitask Models with Gradient Sign Dropout", NeurIPS 2020.
     """
 
-    uses_gradients = True
     adaptive = False
 
     def __init__(self, leak=0.0, seed=0, marginalize_batch=True, **kwargs):
@@ -91,15 +88,24 @@ class GradDrop(Weighting):
 
     def combine_gradients(self, grads, losses, step):
         weights = tf.ones([tf.shape(grads)[0]], grads.dtype)
-        return graddrop_direction(grads, self._uniform(tf.shape(grads)[1:], step, grads.dtype), self.leak), weights
+        return Combination(
+            graddrop_direction(grads, self._uniform(tf.shape(grads)[1:], step, grads.dtype), self.leak), weights
+        )
 
     def combine_representation_gradients(self, grads, losses, step):
         if not self.marginalize_batch:
             return super().combine_representation_gradients(grads, losses, step)
-        signal = self.sum_over_replicas(tf.reduce_sum(grads, axis=1, keepdims=True))  # [T, 1, ...]: one sign per feature
+        signal = self.sum_over_replicas(
+            tf.reduce_sum(grads, axis=1, keepdims=True)
+        )  # [T, 1, ...]: one sign per feature
         uniform = self._uniform(tf.shape(signal)[1:], step, grads.dtype)
         weights = tf.ones([tf.shape(grads)[0]], grads.dtype)
-        return graddrop_direction(grads, uniform, self.leak, signal), weights
+        return Combination(graddrop_direction(grads, uniform, self.leak, signal), weights)
 
     def get_config(self):
-        return {**super().get_config(), "leak": self.leak, "seed": self.seed, "marginalize_batch": self.marginalize_batch}
+        return {
+            **super().get_config(),
+            "leak": self.leak,
+            "seed": self.seed,
+            "marginalize_batch": self.marginalize_batch,
+        }

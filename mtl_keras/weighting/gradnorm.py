@@ -3,8 +3,8 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting._ops import active_mask, adam_update, check_number, read
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting._ops import active_mask, adam_update, check_number, read, renormalise
+from mtl_keras.weighting.base import WEIGHTINGS, GramWeighting
 
 
 def gradnorm_weight_gradient(weights, gradient_norms, loss_ratios, alpha, active=None):
@@ -35,17 +35,9 @@ def gradnorm_weight_gradient(weights, gradient_norms, loss_ratios, alpha, active
     return gradient, targets
 
 
-def renormalise(weights, total):
-    """Rescales non-negative `weights` `[T]` to sum to `total` (uniform if they sum to 0)."""
-    weights = tf.maximum(weights, 0.0)
-    count = tf.cast(tf.shape(weights)[0], weights.dtype)
-    summed = tf.reduce_sum(weights)
-    return tf.where(summed > 0, weights * tf.math.divide_no_nan(total, summed), tf.fill(tf.shape(weights), total / count))
-
-
 @WEIGHTINGS.register("gradnorm")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class GradNorm(Weighting):
+class GradNorm(GramWeighting):
     """GradNorm: learns task weights that balance the tasks' gradient norms and training rates.
 
     Task weights `w_i` (non-trainable variables owned by the strategy, starting at 1) are updated
@@ -63,6 +55,8 @@ class GradNorm(Weighting):
     shared layer's weights used in the paper. The weights are updated inside `weights_from_gram`
     by a small Adam step of their own (`learning_rate`); the paper trains them with the network's
     optimizer. `L_i(0)` is the loss at the first step where the task's gradient row is non-zero.
+    An absent task (zero row) keeps its weight and Adam moments; the present tasks' weights are
+    renormalised to keep their own sum (so that all weights still sum to `T`).
 
     Args:
         alpha: the asymmetry `α >= 0`. Defaults to 1.5 (the paper's value for NYUv2).
@@ -79,14 +73,14 @@ class GradNorm(Weighting):
         Balancing in Deep Multitask Networks", ICML 2018.
     """
 
-    uses_gradients = True
+    needs_losses = True
 
     def __init__(self, alpha=1.5, learning_rate=0.025, **kwargs):
         super().__init__(**kwargs)
         self.alpha = check_number("GradNorm", "alpha", alpha, minimum=0)
         self.learning_rate = check_number("GradNorm", "learning_rate", learning_rate, minimum=0, strict=True)
 
-    def build(self, input_shape=None):
+    def build_state(self, gradient_shape):
         def state(name, initializer="zeros", shape=(self.num_tasks,)):
             return self.add_weight(shape=shape, initializer=initializer, trainable=False, name=name)
 
@@ -95,27 +89,30 @@ class GradNorm(Weighting):
         self.has_initial = state("has_initial")
         self.adam_m = state("adam_m")
         self.adam_v = state("adam_v")
-        self.adam_t = state("adam_t", shape=())
-        self.built = True
+        self.adam_t = state("adam_t")
 
     def weights_from_gram(self, gram_matrix, losses, step):
         active = active_mask(gram_matrix)
         norms = tf.sqrt(tf.maximum(tf.linalg.diag_part(gram_matrix), 0.0))
-        losses = tf.cast(tf.stop_gradient(losses), gram_matrix.dtype)
-        first = active * (1.0 - read(self.has_initial))
-        initial = tf.where(first > 0, losses, read(self.initial_losses))
-        self.initial_losses.assign(initial)
-        self.has_initial.assign(tf.maximum(read(self.has_initial), active))
-        weights = read(self.task_weight_values)
-        gradient, _ = gradnorm_weight_gradient(weights, norms, tf.math.divide_no_nan(losses, initial), self.alpha, active)
-        updated, m, v, t = adam_update(
-            weights, gradient, read(self.adam_m), read(self.adam_v), read(self.adam_t), self.learning_rate
+        dtype = gram_matrix.dtype
+        losses = tf.cast(tf.stop_gradient(losses), dtype)
+        has_initial = tf.cast(read(self.has_initial), dtype)
+        initial = tf.where(active * (1.0 - has_initial) > 0, losses, tf.cast(read(self.initial_losses), dtype))
+        self.initial_losses.assign(tf.cast(initial, self.initial_losses.dtype))
+        self.has_initial.assign(tf.cast(tf.maximum(has_initial, active), self.has_initial.dtype))
+        weights = tf.cast(read(self.task_weight_values), dtype)
+        gradient, _ = gradnorm_weight_gradient(
+            weights, norms, tf.math.divide_no_nan(losses, initial), self.alpha, active
         )
-        self.task_weight_values.assign(renormalise(updated, float(self.num_tasks)))
-        self.adam_m.assign(m)
-        self.adam_v.assign(v)
-        self.adam_t.assign(t)
-        return weights
+        moments = [tf.cast(read(v), dtype) for v in (self.adam_m, self.adam_v, self.adam_t)]
+        updated, m, v, t = adam_update(weights, gradient, *moments, self.learning_rate)
+        moving = active > 0  # absent tasks keep their weight and moments
+        updated = renormalise(tf.where(moving, updated, weights), tf.reduce_sum(weights * active), active)
+        for variable, value, old in zip(
+            (self.task_weight_values, self.adam_m, self.adam_v, self.adam_t), (updated, m, v, t), [weights, *moments]
+        ):
+            variable.assign(tf.cast(tf.where(moving, value, old), variable.dtype))
+        return weights * active
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "learning_rate": self.learning_rate}

@@ -13,11 +13,11 @@ from mtl_keras.weighting._ops import (
     step_seed,
     xla_compiled,
 )
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, GramWeighting
 
 
 @xla_compiled(min_tasks=3)
-def gradvac_coefficients(gram_matrix, targets, orders=None, beta=0.01):
+def gradvac_coefficients_from_gram(gram_matrix, targets, orders=None, beta=0.01):
     """GradVac in coefficient form, with the update of the EMA similarity targets.
 
     For task `i` and every other task `j` (in `orders[i]`), with `g_i'` task `i`'s current gradient,
@@ -31,7 +31,7 @@ def gradvac_coefficients(gram_matrix, targets, orders=None, beta=0.01):
     Args:
         gram_matrix: float tensor `[T, T]`, `K = G Gᵀ`.
         targets: float tensor `[T, T]`, the EMA targets `φ̂`.
-        orders: int tensor `[T]` or `[T, T]` of task orders (see `pcgrad_coefficients`).
+        orders: int tensor `[T]` or `[T, T]` of task orders (see `pcgrad_coefficients_from_gram`).
         beta: EMA rate `β` in `[0, 1]`.
 
     Returns:
@@ -74,15 +74,23 @@ def gradvac_coefficients(gram_matrix, targets, orders=None, beta=0.01):
     return tf.stack(rows), tf.stack(target_rows)
 
 
-def gradvac_weights(grads, targets, orders=None, beta=0.01):
-    """Task weights `w` `[T]` (`Gᵀ w` is the GradVac direction) and the new targets `[T, T]`."""
-    coefficients, new_targets = gradvac_coefficients(gram(grads), targets, orders, beta)
+def gradvac_weights_from_gram(gram_matrix, targets, orders=None, beta=0.01):
+    """Task weights `w` `[T]` (`Gᵀ w` is the GradVac direction) and the new targets `[T, T]`, from `K = G Gᵀ`."""
+    coefficients, new_targets = gradvac_coefficients_from_gram(gram_matrix, targets, orders, beta)
     return tf.reduce_sum(coefficients, axis=0), new_targets
+
+
+def gradvac_weights(grads, targets, orders=None, beta=0.01):
+    """Task weights `w` `[T]` (`Gᵀ w` is the GradVac direction) and the new targets `[T, T]`, for `grads` `[T, P]`."""
+    return gradvac_weights_from_gram(gram(grads), targets, orders, beta)
+
+
+gradvac_coefficients = gradvac_coefficients_from_gram  # former name
 
 
 @WEIGHTINGS.register("gradvac")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class GradVac(Weighting):
+class GradVac(GramWeighting):
     """Gradient Vaccine: moves each pair of task gradients towards their usual cosine similarity.
 
     GradVac keeps, for every ordered pair of tasks, an exponential moving average `φ̂_ij` of the
@@ -107,23 +115,20 @@ class GradVac(Weighting):
         Optimization in Massively Multilingual Models", ICLR 2021.
     """
 
-    uses_gradients = True
-
     def __init__(self, beta=0.01, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.beta = check_number("GradVac", "beta", beta, minimum=0, maximum=1)
         self.seed = check_int("GradVac", "seed", seed, minimum=0)
 
-    def build(self, input_shape=None):
+    def build_state(self, gradient_shape):
         self.similarity_targets = self.add_weight(
             shape=(self.num_tasks, self.num_tasks), initializer="zeros", trainable=False, name="similarity_targets"
         )
-        self.built = True
 
     def weights_from_gram(self, gram_matrix, losses, step):
         orders = random_orders(num_tasks_of(gram_matrix), step_seed(self.seed, step, salt=71))
         targets = tf.cast(read(self.similarity_targets), gram_matrix.dtype)
-        coefficients, new_targets = gradvac_coefficients(gram_matrix, targets, orders, self.beta)
+        coefficients, new_targets = gradvac_coefficients_from_gram(gram_matrix, targets, orders, self.beta)
         self.similarity_targets.assign(tf.cast(new_targets, self.similarity_targets.dtype))
         return tf.reduce_sum(coefficients, axis=0)
 

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import active_mask, gram
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, GramWeighting
 
 
 def imtl_weights_from_gram(gram_matrix):
@@ -24,7 +24,9 @@ def imtl_weights_from_gram(gram_matrix):
         Float tensor `[T]`.
     """
     active = active_mask(gram_matrix)
-    inverse_norms = tf.math.divide_no_nan(tf.ones_like(active), tf.sqrt(tf.maximum(tf.linalg.diag_part(gram_matrix), 0.0)))
+    inverse_norms = tf.math.divide_no_nan(
+        tf.ones_like(active), tf.sqrt(tf.maximum(tf.linalg.diag_part(gram_matrix), 0.0))
+    )
     projections = gram_matrix * inverse_norms[:, tf.newaxis]
     outer = active[:, tf.newaxis] * active[tf.newaxis, :]
     system = projections * outer + tf.linalg.diag(1.0 - active)
@@ -43,7 +45,7 @@ def imtl_weights(grads):
 
 @WEIGHTINGS.register("imtl")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class IMTL(Weighting):
+class IMTL(GramWeighting):
     """IMTL-G: the combination of task gradients whose projections on every task's unit gradient are equal.
 
     With `u_i = g_i / ||g_i||`, IMTL-G finds `d = Σ_i α_i g_i`, `Σ α_i = 1`, such that
@@ -67,8 +69,6 @@ class IMTL(Weighting):
         Liu, Li, Kuang, Xue, Chen, Yang, Liao & Zhang, "Towards Impartial Multi-task Learning",
         ICLR 2021.
     """
-
-    uses_gradients = True
 
     def weights_from_gram(self, gram_matrix, losses, step):
         return imtl_weights_from_gram(gram_matrix)

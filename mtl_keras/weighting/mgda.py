@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import active_mask, check_int, fixed_iterations, gram, num_tasks_of, xla_compiled
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, GramWeighting
 
 NORMALIZATIONS = ("none", "l2", "loss", "loss+")
 
@@ -52,7 +52,10 @@ def min_norm_weights_from_gram(gram_matrix, iterations=100):
 
     def step(alpha):
         k_alpha = tf.linalg.matvec(gram_matrix, alpha)
-        vertex = tf.argmin(tf.where(is_active, k_alpha, tf.fill(tf.shape(k_alpha), float("inf"))), output_type=tf.int32)
+        vertex = tf.argmin(
+            tf.where(is_active, k_alpha, tf.fill(tf.shape(k_alpha), tf.constant(float("inf"), k_alpha.dtype))),
+            output_type=tf.int32,
+        )
         vv = tf.reduce_sum(alpha * k_alpha)
         vt = tf.gather(k_alpha, vertex)
         tt = tf.gather_nd(gram_matrix, tf.stack([vertex, vertex])[tf.newaxis])[0]
@@ -98,7 +101,7 @@ def mgda_weights_from_gram(gram_matrix, losses=None, normalization="none", itera
 
 @WEIGHTINGS.register("mgda")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class MGDA(Weighting):
+class MGDA(GramWeighting):
     """MGDA: the min-norm point of the convex hull of the task gradients as the common direction.
 
         α* = argmin_{α ≥ 0, Σα = 1} ||Σ_i α_i g_i||²,   d = Σ_i α*_i g_i.
@@ -123,8 +126,6 @@ class MGDA(Weighting):
         Sener & Koltun, "Multi-Task Learning as Multi-Objective Optimization", NeurIPS 2018.
     """
 
-    uses_gradients = True
-
     def __init__(self, normalization="none", iterations=100, **kwargs):
         super().__init__(**kwargs)
         if normalization not in NORMALIZATIONS:
@@ -134,6 +135,11 @@ class MGDA(Weighting):
             )
         self.normalization = normalization
         self.iterations = check_int(type(self).__name__, "iterations", iterations, minimum=1)
+
+    @property
+    def needs_losses(self):
+        """The `"loss"` and `"loss+"` normalisations divide by the losses."""
+        return self.normalization in ("loss", "loss+")
 
     def weights_from_gram(self, gram_matrix, losses, step):
         return mgda_weights_from_gram(gram_matrix, losses, self.normalization, self.iterations)

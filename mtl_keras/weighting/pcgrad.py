@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import check_int, combine, gram, num_tasks_of, random_orders, step_seed, xla_compiled
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, GramWeighting
 
 
 def _as_orders(orders, num_tasks):
@@ -17,7 +17,7 @@ def _as_orders(orders, num_tasks):
 
 
 @xla_compiled(min_tasks=3)
-def pcgrad_coefficients(gram_matrix, orders=None):
+def pcgrad_coefficients_from_gram(gram_matrix, orders=None):
     """PCGrad in coefficient form: `C` `[T, T]` such that the projected gradients are `C G`.
 
     Task `i` starts from `g_i` (row `e_i` of `C`) and, for every other task `j` in the order
@@ -50,23 +50,31 @@ def pcgrad_coefficients(gram_matrix, orders=None):
     return tf.stack(rows)
 
 
+def pcgrad_weights_from_gram(gram_matrix, orders=None):
+    """Task weights `w` `[T]` with `Gᵀ w = Σ_i g_i^PC`, from `K = G Gᵀ`. See `pcgrad_coefficients_from_gram`."""
+    return tf.reduce_sum(pcgrad_coefficients_from_gram(gram_matrix, orders), axis=0)
+
+
 def pcgrad_weights(grads, orders=None):
-    """Task weights `w` `[T]` with `Gᵀ w = Σ_i g_i^PC` (the PCGrad direction). See `pcgrad_coefficients`."""
-    return tf.reduce_sum(pcgrad_coefficients(gram(grads), orders), axis=0)
+    """Task weights `w` `[T]` with `Gᵀ w = Σ_i g_i^PC` (the PCGrad direction) for `grads` `[T, P]`.
+
+    Example: `g_1 = (1, 0)`, `g_2 = (-1, 1)` conflict; `g_1^PC = (½, ½) = g_1 + ½ g_2`,
+    `g_2^PC = (0, 1) = g_1 + g_2`, so `w = (2, 3/2)` and the direction is `(½, 3/2)`.
+    """
+    return pcgrad_weights_from_gram(gram(grads), orders)
+
+
+pcgrad_coefficients = pcgrad_coefficients_from_gram  # former name
 
 
 def pcgrad_direction(grads, orders=None):
-    """The PCGrad update direction `Σ_i g_i^PC` `[P]` from per-task gradients `grads` `[T, P]`.
-
-    Example: `g_1 = (1, 0)`, `g_2 = (-1, 1)` conflict; `g_1^PC = (0.5, 0.5)`, `g_2^PC = (0, 1)`, and
-    the direction is `(0.5, 1.5)`.
-    """
+    """`Gᵀ pcgrad_weights(G)` (kept for compatibility; `PCGrad()(G).direction` is the same with random orders)."""
     return combine(pcgrad_weights(grads, orders), grads)
 
 
 @WEIGHTINGS.register("pcgrad")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class PCGrad(Weighting):
+class PCGrad(GramWeighting):
     """PCGrad: gradient surgery that removes the conflicting component between task gradients.
 
     For every task `i` (and the other tasks `j` in a random order, drawn per task and per step):
@@ -92,15 +100,13 @@ class PCGrad(Weighting):
         NeurIPS 2020.
     """
 
-    uses_gradients = True
-
     def __init__(self, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.seed = check_int("PCGrad", "seed", seed, minimum=0)
 
     def weights_from_gram(self, gram_matrix, losses, step):
         orders = random_orders(num_tasks_of(gram_matrix), step_seed(self.seed, step, salt=31))
-        return tf.reduce_sum(pcgrad_coefficients(gram_matrix, orders), axis=0)
+        return pcgrad_weights_from_gram(gram_matrix, orders)
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

@@ -4,17 +4,20 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import check_int, step_seed
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, LossWeighting
 
 
-def random_loss_weights(num_tasks, seed):
+def rlw_weights(num_tasks, seed):
     """`softmax(z)` with `z ~ N(0, I_T)` drawn statelessly from `seed` (`[2]` int): weights `[T]` summing to 1."""
     return tf.nn.softmax(tf.random.stateless_normal([num_tasks], seed=seed))
 
 
+random_loss_weights = rlw_weights  # former name
+
+
 @WEIGHTINGS.register("rlw")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class RandomLossWeighting(Weighting):
+class RandomLossWeighting(LossWeighting):
     """Random loss weighting (RLW): fresh random weights at every step.
 
     At each step `t`, `λ̃ ~ N(0, I)` and the weights are `λ = softmax(λ̃)` (they sum to 1, as in the
@@ -39,7 +42,7 @@ class RandomLossWeighting(Weighting):
         self.seed = check_int("RandomLossWeighting", "seed", seed, minimum=0)
 
     def loss_weights(self, losses, step):
-        weights = random_loss_weights(self.num_tasks, step_seed(self.seed, step, salt=17))
+        weights = rlw_weights(self.num_tasks, step_seed(self.seed, step, salt=17))
         return tf.cast(weights, losses.dtype)
 
     def get_config(self):

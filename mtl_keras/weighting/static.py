@@ -5,12 +5,12 @@ import math
 import keras
 import tensorflow as tf
 
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, LossWeighting
 
 
 @WEIGHTINGS.register("static")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class StaticWeighting(Weighting):
+class StaticWeighting(LossWeighting):
     """Fixed weights: minimises `Σ_i ω_i L_i(θ, D_i)` with constant `ω_i`.
 
     Args:
@@ -20,16 +20,22 @@ class StaticWeighting(Weighting):
     Example:
 
     >>> model.compile(optimizer="adam", weighting=StaticWeighting({"left": 1.0, "right": 0.5}))
+    >>> StaticWeighting([1.0, 0.5])([[1.0, 0.0], [0.0, 2.0]]).direction  # (1, 1)
     """
 
     adaptive = False
 
     def __init__(self, weights=None, **kwargs):
         super().__init__(**kwargs)
-        self.weights_spec = dict(weights) if isinstance(weights, dict) else (list(weights) if weights is not None else None)
+        self.weights_spec = (
+            dict(weights) if isinstance(weights, dict) else (list(weights) if weights is not None else None)
+        )
 
     def configure(self, tasks):
         super().configure(tasks)
+        self._resolve_values()  # invalid weights raise at compile
+
+    def _resolve_values(self):
         spec = self.weights_spec
         if spec is None:
             values = self.task_weights
@@ -49,14 +55,15 @@ class StaticWeighting(Weighting):
             value = float(value)
             if math.isnan(value) or math.isinf(value) or value < 0:
                 raise ValueError(f"StaticWeighting: task '{name}' has an invalid weight. Received: weight={value}")
-        self.values = [float(v) for v in values]
+        return [float(v) for v in values]
+
+    @property
+    def values(self):
+        """The weights `[T]` (Python floats) for the current tasks."""
+        return self._resolve_values()
 
     def loss_weights(self, losses, step):
         return tf.constant(self.values, dtype=losses.dtype)
-
-    def combine_gradients(self, grads, losses, step):
-        weights = tf.constant(self.values, dtype=grads.dtype)
-        return tf.linalg.matvec(grads, weights, transpose_a=True), weights
 
     def get_config(self):
         return {**super().get_config(), "weights": self.weights_spec}

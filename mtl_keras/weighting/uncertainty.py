@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import read
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, LossWeighting
 
 
 def uncertainty_objective(losses, log_variances, sampled=None, replicas=1):
@@ -33,7 +33,7 @@ def uncertainty_objective(losses, log_variances, sampled=None, replicas=1):
 
 @WEIGHTINGS.register("uncertainty")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class UncertaintyWeighting(Weighting):
+class UncertaintyWeighting(LossWeighting):
     """Learns one log-variance per task and weighs each loss by its inverse variance.
 
     Kendall et al. model each task's output with a homoscedastic noise `σ_i` and maximise the
@@ -47,7 +47,9 @@ class UncertaintyWeighting(Weighting):
     this one form for all tasks, as most implementations do (e.g. LibMTL): the classification form
     would only change the optimum from `s_i* = log L_i` to `log 2L_i`, a constant factor 2 in the
     weight. The weights `exp(-s_i)` are logged as `<task>_weight`. The `s_i` are trained by the
-    model's optimizer together with the network.
+    model's optimizer together with the network; an absent task (`sampled_i = 0`) has no term in
+    the objective, so its `s_i` gets no gradient. Called on a gradient matrix, the strategy returns
+    `Σ_i exp(-s_i) g_i` with its current `s` (learning them needs an optimizer on `combine_losses`).
 
     Args:
         **kwargs: forwarded to `Weighting` (e.g. `name`).
@@ -61,11 +63,12 @@ class UncertaintyWeighting(Weighting):
         Geometry and Semantics", CVPR 2018.
     """
 
-    def build(self, input_shape=None):
+    needs_losses = True
+
+    def build_state(self, gradient_shape):
         self.log_variances = self.add_weight(
             shape=(self.num_tasks,), initializer="zeros", trainable=True, name="log_variances"
         )
-        self.built = True
 
     def loss_weights(self, losses, step):
         return tf.exp(-read(self.log_variances))

@@ -4,11 +4,11 @@ import keras
 import tensorflow as tf
 
 from mtl_keras.weighting._ops import active_mask, check_int, fixed_iterations, gram, num_tasks_of, xla_compiled
-from mtl_keras.weighting.base import WEIGHTINGS, Weighting
+from mtl_keras.weighting.base import WEIGHTINGS, GramWeighting
 
 
 @xla_compiled
-def dual_cone_projection_weights(gram_matrix, lower_bounds, iterations=100):
+def dual_cone_projection_from_gram(gram_matrix, lower_bounds, iterations=100):
     """Weights `v` such that `Gᵀ v` is the projection of `Gᵀ u` onto the dual cone `{x : G x >= 0}`.
 
     By duality (Quinton & Rey, Prop. 1), the projection of `Gᵀ u` is `Gᵀ v` with
@@ -48,9 +48,12 @@ def upgrad_weights_from_gram(gram_matrix, iterations=100):
     """
     num_tasks = num_tasks_of(gram_matrix)
     active = active_mask(gram_matrix)
-    projections = dual_cone_projection_weights(gram_matrix, tf.eye(num_tasks, dtype=gram_matrix.dtype), iterations)
+    projections = dual_cone_projection_from_gram(gram_matrix, tf.eye(num_tasks, dtype=gram_matrix.dtype), iterations)
     mean = tf.math.divide_no_nan(tf.linalg.matvec(projections, active, transpose_a=True), tf.reduce_sum(active))
     return mean * active
+
+
+dual_cone_projection_weights = dual_cone_projection_from_gram  # former name
 
 
 def upgrad_weights(grads, iterations=100):
@@ -64,7 +67,7 @@ def upgrad_weights(grads, iterations=100):
 
 @WEIGHTINGS.register("upgrad")
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class UPGrad(Weighting):
+class UPGrad(GramWeighting):
     """UPGrad: projects every task gradient onto the dual cone of all of them, then averages.
 
     The dual cone `{x : g_i · x >= 0 ∀i}` holds the directions that conflict with no task. UPGrad
@@ -89,8 +92,6 @@ class UPGrad(Weighting):
     Reference:
         Quinton & Rey, "Jacobian Descent for Multi-Objective Optimization", arXiv:2406.16232, 2024.
     """
-
-    uses_gradients = True
 
     def __init__(self, iterations=100, **kwargs):
         super().__init__(**kwargs)

@@ -17,8 +17,9 @@ def _t(values):
 
 def test_pcgrad_two_conflicting_vectors():
     # g1·g2 = -1: g1 -> g1 + ½ g2 = (½, ½); g2 -> g2 + g1 = (0, 1).
-    np.testing.assert_allclose(W.pcgrad_direction(_t(CONFLICT)).numpy(), [0.5, 1.5], atol=1e-6)
-    coefficients = W.pcgrad_coefficients(gram(_t(CONFLICT))).numpy()
+    np.testing.assert_allclose(W.pcgrad_weights(_t(CONFLICT)).numpy(), [2.0, 1.5], atol=1e-6)
+    np.testing.assert_allclose(combine(W.pcgrad_weights(_t(CONFLICT)), _t(CONFLICT)).numpy(), [0.5, 1.5], atol=1e-6)
+    coefficients = W.pcgrad_coefficients_from_gram(gram(_t(CONFLICT))).numpy()
     np.testing.assert_allclose(coefficients @ np.array(CONFLICT), [[0.5, 0.5], [0.0, 1.0]], atol=1e-6)
 
 
@@ -27,8 +28,8 @@ def test_pcgrad_leaves_agreeing_gradients_alone_and_follows_the_order():
     np.testing.assert_allclose(W.pcgrad_weights(grads).numpy(), [1.0, 1.0], atol=1e-6)
     # Three tasks: the order task 0 visits the others changes its projected gradient.
     grads = _t([[1.0, 0.0, 0.0], [-1.0, 1.0, 0.0], [-1.0, 0.0, 1.0]])
-    forward = W.pcgrad_coefficients(gram(grads), [0, 1, 2]).numpy()[0]
-    backward = W.pcgrad_coefficients(gram(grads), [2, 1, 0]).numpy()[0]
+    forward = W.pcgrad_coefficients_from_gram(gram(grads), [0, 1, 2]).numpy()[0]
+    backward = W.pcgrad_coefficients_from_gram(gram(grads), [2, 1, 0]).numpy()[0]
     assert not np.allclose(forward, backward)
     projected = forward @ grads.numpy()
     np.testing.assert_allclose(projected, [0.25, 0.5, 0.25], atol=1e-6)
@@ -44,7 +45,7 @@ def test_gradvac_with_zero_targets_is_pcgrad_and_moves_targets():
 
 def test_gradvac_raises_cosine_to_the_target():
     grads = _t(CONFLICT)
-    coefficients, _ = W.gradvac_coefficients(gram(grads), _t([[0.0, 0.3], [0.3, 0.0]]), beta=0.0)
+    coefficients, _ = W.gradvac_coefficients_from_gram(gram(grads), _t([[0.0, 0.3], [0.3, 0.0]]), beta=0.0)
     g1 = coefficients.numpy()[0] @ np.array(CONFLICT)
     g2 = np.array(CONFLICT[1])
     np.testing.assert_allclose(g1 @ g2 / np.linalg.norm(g1) / np.linalg.norm(g2), 0.3, atol=1e-5)
@@ -113,20 +114,20 @@ def test_imtl_gives_equal_projections():
 def test_nash_solves_the_bargaining_equation():
     rng = np.random.default_rng(3)
     grads = rng.normal(size=(3, 8))
-    alpha = W.nash_weights(_t(grads), ridge=0.0).numpy()
+    alpha = W.nash_mtl_weights(_t(grads), ridge=0.0).numpy()
     kernel = grads @ grads.T
     kernel = kernel / np.linalg.norm(kernel)
     assert np.all(alpha > 0)
     np.testing.assert_allclose(kernel @ alpha, 1.0 / alpha, rtol=1e-4)
     # Orthogonal gradients: α_i = 1 / √K_ii of the Gram matrix divided by its Frobenius norm.
-    alpha = W.nash_weights(_t([[3.0, 0.0], [0.0, 4.0]]), ridge=0.0).numpy()
-    np.testing.assert_allclose(alpha, [337 ** 0.25 / 3, 337 ** 0.25 / 4], rtol=1e-5)  # ‖K‖_F = √337
+    alpha = W.nash_mtl_weights(_t([[3.0, 0.0], [0.0, 4.0]]), ridge=0.0).numpy()
+    np.testing.assert_allclose(alpha, [337**0.25 / 3, 337**0.25 / 4], rtol=1e-5)  # ‖K‖_F = √337
 
 
 def test_aligned_mtl_equalises_singular_values():
     rng = np.random.default_rng(4)
     grads = rng.normal(size=(3, 6)) * np.array([[10.0], [1.0], [0.1]])
-    matrix = W.aligned_mtl_matrix(gram(_t(grads))).numpy().astype("float64")
+    matrix = W.aligned_mtl_matrix_from_gram(gram(_t(grads))).numpy().astype("float64")
     aligned = matrix @ grads
     singular = np.linalg.svd(aligned, compute_uv=False)
     np.testing.assert_allclose(singular, np.linalg.svd(grads, compute_uv=False).min(), rtol=1e-3)
@@ -200,10 +201,10 @@ def test_dwa_weights_for_given_ratios():
 
 def test_rlw_weights_are_a_reproducible_softmax():
     seed = tf.constant([3, 7], tf.int64)
-    weights = W.random_loss_weights(4, seed).numpy()
+    weights = W.rlw_weights(4, seed).numpy()
     np.testing.assert_allclose(weights.sum(), 1.0, rtol=1e-6)
-    np.testing.assert_array_equal(weights, W.random_loss_weights(4, seed).numpy())
-    assert not np.allclose(weights, W.random_loss_weights(4, tf.constant([3, 8], tf.int64)).numpy())
+    np.testing.assert_array_equal(weights, W.rlw_weights(4, seed).numpy())
+    assert not np.allclose(weights, W.rlw_weights(4, tf.constant([3, 8], tf.int64)).numpy())
 
 
 def test_famo_objective_and_logit_gradient():

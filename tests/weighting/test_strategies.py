@@ -7,29 +7,34 @@ import tensorflow as tf
 
 import mtl_keras as mk
 from mtl_keras import weighting as W
+from mtl_keras.weighting._ops import active_mask, gram
 
-NEW = [
-    "uncertainty", "dwa", "rlw", "gradnorm", "famo", "pcgrad", "mgda", "mgda_ub", "cagrad", "imtl",
-    "nash_mtl", "aligned_mtl", "graddrop", "gradvac", "upgrad",
-]  # fmt: skip
-GRADIENT_LEVEL = {
-    "gradnorm", "pcgrad", "mgda", "mgda_ub", "cagrad", "imtl", "nash_mtl", "aligned_mtl", "graddrop", "gradvac",
-    "upgrad",
+LOSS_LEVEL = {"static", "uncertainty", "dwa", "rlw", "famo", "gls", "stch"}
+GRAM_BASED = {
+    "gradnorm", "pcgrad", "mgda", "mgda_ub", "cagrad", "imtl", "nash_mtl", "aligned_mtl", "gradvac", "upgrad",
+    "fairgrad", "sdmgrad", "config",
 }  # fmt: skip
+OTHER_GRADIENT_LEVEL = {"graddrop", "db_mtl", "excess_mtl", "moco"}
+GRADIENT_LEVEL = GRAM_BASED | OTHER_GRADIENT_LEVEL
+NEW = sorted((LOSS_LEVEL | GRADIENT_LEVEL) - {"static"})
+SIZE = 5  # gradient size of the small matrices below
 
 
 def make(identifier, num_tasks=3):
     strategy = W.get(identifier)
     strategy.configure([mk.Task(f"t{i}", kind="regression") for i in range(num_tasks)])
-    strategy.build(None)
+    strategy.build((num_tasks, SIZE))
     return strategy
 
 
-def test_registry_lists_every_strategy():
-    assert set(NEW) | {"static"} == set(W.WEIGHTINGS.names())
-    for name in NEW:
+def test_registry_lists_every_strategy_and_its_kind_comes_from_its_base_class():
+    assert LOSS_LEVEL | GRADIENT_LEVEL == set(W.WEIGHTINGS.names())
+    for name in W.WEIGHTINGS.names():
         strategy = W.get(name)
         assert isinstance(strategy, W.Weighting)
+        assert isinstance(strategy, W.LossWeighting) == (name in LOSS_LEVEL)
+        assert isinstance(strategy, W.GradientWeighting) == (name in GRADIENT_LEVEL)
+        assert isinstance(strategy, W.GramWeighting) == strategy.gram_based == (name in GRAM_BASED)
         assert strategy.uses_gradients == (name in GRADIENT_LEVEL)
     assert W.get("mgda_ub").uses_representation and not W.get("mgda").uses_representation
     with pytest.raises(ValueError, match="Did you mean"):
@@ -53,10 +58,17 @@ def test_non_default_hyper_parameters_survive_the_round_trip():
         W.GradNorm(alpha=0.5, learning_rate=0.1),
         W.DynamicWeightAverage(temperature=3.0, period=5),
         W.MGDA(normalization="loss+", iterations=9),
-        W.NashMTL(iterations=5, ridge=0.0, max_norm=2.0),
+        W.NashMTL(iterations=5, ridge=0.01, max_norm=2.0),
         W.GradDrop(leak=0.25, seed=4),
         W.GradVac(beta=0.1, seed=2),
         W.FAMO(learning_rate=0.1, weight_decay=0.0),
+        W.FairGrad(alpha=0.5, iterations=9),
+        W.STCH(mu=0.2, warmup_steps=7, preference=[1.0, 2.0], epsilon=1e-6),
+        W.DBMTL(beta=0.5, beta_sigma=0.5, epsilon=1e-6),
+        W.ExcessMTL(step_size=0.1, epsilon=1e-6),
+        W.SDMGrad(lam=0.7, iterations=3, learning_rate=2.0, momentum=0.1),
+        W.GLS(epsilon=1e-6),
+        W.MoCo(beta=0.3, beta_sigma=0.1, gamma=0.2, gamma_sigma=0.3, rho=0.1, gradient_normalization="loss"),
     ):
         restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(strategy))
         assert restored.get_config() == strategy.get_config()
@@ -81,6 +93,21 @@ def test_non_default_hyper_parameters_survive_the_round_trip():
         (lambda: W.UPGrad(iterations=-3), "iterations=-3"),
         (lambda: W.RandomLossWeighting(seed="a"), "seed='a'"),
         (lambda: W.PCGrad(seed=-1), "seed=-1"),
+        (lambda: W.FairGrad(alpha=0.0), "alpha=0.0"),
+        (lambda: W.STCH(mu=-1.0), "mu=-1.0"),
+        (lambda: W.STCH(warmup_steps=-2), "warmup_steps=-2"),
+        (lambda: W.STCH(preference=[1.0, 0.0]), "preference=0.0"),
+        (lambda: W.DBMTL(beta=1.0), "beta=1.0"),
+        (lambda: W.DBMTL(beta_sigma=-0.5), "beta_sigma=-0.5"),
+        (lambda: W.ExcessMTL(step_size=-0.1), "step_size=-0.1"),
+        (lambda: W.SDMGrad(lam=-1.0), "lam=-1.0"),
+        (lambda: W.SDMGrad(momentum=1.0), "momentum=1.0"),
+        (lambda: W.GLS(epsilon=0.0), "epsilon=0.0"),
+        (lambda: W.MoCo(beta=0.0), "beta=0.0"),
+        (lambda: W.MoCo(gradient_normalization="l2"), "gradient_normalization='l2'"),
+        (lambda: W.DBMTL(uses_representation=True), "uses_representation=True"),
+        (lambda: W.MoCo(uses_representation=True), "uses_representation=True"),
+        (lambda: W.ExcessMTL(uses_representation=True), "uses_representation=True"),
     ],
 )
 def test_bad_hyper_parameters_raise(factory, message):
@@ -92,11 +119,14 @@ def test_bad_hyper_parameters_raise(factory, message):
 def test_zero_rows_give_finite_outputs_under_xla(name):
     strategy = make(name)
     rng = np.random.default_rng(0)
-    full = tf.constant(rng.normal(size=(3, 5)), tf.float32)
-    one_zero = tf.tensor_scatter_nd_update(full, [[1]], tf.zeros([1, 5]))
+    full = tf.constant(rng.normal(size=(3, SIZE)), tf.float32)
+    one_zero = tf.tensor_scatter_nd_update(full, [[1]], tf.zeros([1, SIZE]))
     losses = tf.constant([0.5, 2.0, 1.0])
     if strategy.uses_gradients:
-        step_fn = tf.function(lambda grads, step: strategy.combine_gradients(grads, losses, step), jit_compile=True)
+        step_fn = tf.function(
+            lambda grads, step: strategy.combine_gradients(grads, losses * active_mask(gram(grads)), step),
+            jit_compile=True,
+        )
         cases = (full, one_zero, tf.zeros_like(full))
     else:
         step_fn = tf.function(lambda sampled, step: strategy.combine_losses(losses, sampled, step), jit_compile=True)
@@ -108,15 +138,15 @@ def test_zero_rows_give_finite_outputs_under_xla(name):
             assert weights.shape == (3,)
     if strategy.uses_gradients:
         out, weights = step_fn(one_zero, tf.constant(5, tf.int64))
-        if name not in ("graddrop", "pcgrad", "gradvac", "gradnorm"):  # those keep a weight for every task
+        if name not in ("graddrop", "pcgrad", "gradvac"):  # those keep a weight for every task
             assert weights.numpy()[1] == 0.0
-        assert out.shape == (5,)
+        assert out.shape == (SIZE,)
 
 
 def test_gradient_level_directions_are_linear_combinations():
     rng = np.random.default_rng(1)
-    grads = tf.constant(rng.normal(size=(3, 6)), tf.float32)
-    for name in sorted(GRADIENT_LEVEL - {"graddrop", "gradnorm"}):
+    grads = tf.constant(rng.normal(size=(3, SIZE)), tf.float32)
+    for name in sorted(GRAM_BASED | {"excess_mtl"}):
         direction, weights = make(name).combine_gradients(grads, tf.ones([3]), tf.constant(0, tf.int64))
         np.testing.assert_allclose(direction.numpy(), weights.numpy() @ grads.numpy(), atol=1e-4, err_msg=name)
 
@@ -196,7 +226,7 @@ def test_random_strategies_are_reproducible_by_step():
 
 
 def test_representation_option_is_a_serialized_argument_of_gradient_strategies():
-    for name in sorted(GRADIENT_LEVEL):
+    for name in sorted(GRADIENT_LEVEL - {"db_mtl", "excess_mtl", "moco"}):  # those keep per-coordinate state
         strategy = W.WEIGHTINGS.get(name)(uses_representation=True)
         assert strategy.uses_representation
         restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(strategy))
@@ -210,15 +240,15 @@ def test_representation_option_is_a_serialized_argument_of_gradient_strategies()
         W.PCGrad(uses_representation="yes")
 
 
-def test_every_strategy_but_graddrop_works_from_the_gram_matrix():
-    assert {n for n in GRADIENT_LEVEL if W.get(n).gram_based} == GRADIENT_LEVEL - {"graddrop"}
+def test_gram_based_strategies_work_from_the_gram_matrix():
     rng = np.random.default_rng(3)
     grads = tf.constant(rng.normal(size=(3, 2, 4)), tf.float32)  # [T, B, D] representation gradients
     rows = tf.reshape(grads, [3, -1]).numpy()
     expected_weights = {  # each method's own function of the [T, P] rows
         "mgda": W.min_norm_weights(rows), "imtl": W.imtl_weights(rows), "upgrad": W.upgrad_weights(rows),
-        "cagrad": W.cagrad_weights(rows), "nash_mtl": W.nash_weights(rows),
+        "cagrad": W.cagrad_weights(rows), "nash_mtl": W.nash_mtl_weights(rows),
         "aligned_mtl": W.aligned_mtl_weights(rows), "mgda_ub": W.min_norm_weights(rows),
+        "fairgrad": W.fairgrad_weights(rows), "config": W.config_weights(rows), "sdmgrad": W.sdmgrad_weights(rows)[0],
     }  # fmt: skip
     for name, weights in expected_weights.items():
         direction, got = make(name).combine_representation_gradients(grads, tf.ones([3]), tf.constant(0, tf.int64))
@@ -228,17 +258,17 @@ def test_every_strategy_but_graddrop_works_from_the_gram_matrix():
 
 
 class _Doubled(W.PCGrad):
-    """Inherits PCGrad's Gram weights but changes the direction: not Gram-based any more."""
+    """Overrides PCGrad's weights: still a Gram-based strategy (the base class decides the kind)."""
 
-    def combine_gradients(self, grads, losses, step):
-        direction, weights = super().combine_gradients(grads, losses, step)
-        return 2.0 * direction, 2.0 * weights
+    def weights_from_gram(self, gram_matrix, losses, step):
+        return 2.0 * super().weights_from_gram(gram_matrix, losses, step)
 
 
-def test_overriding_combine_gradients_leaves_the_gram_route():
+def test_the_kind_is_the_base_class_not_which_methods_are_overridden():
     strategy = _Doubled()
-    assert not strategy.gram_based
+    assert strategy.gram_based and strategy.uses_gradients
     strategy.configure([mk.Task(f"t{i}", kind="regression") for i in range(2)])
     grads = tf.constant([[1.0, 0.0], [0.0, 1.0]])
-    direction, _ = strategy.combine_representation_gradients(grads[:, tf.newaxis], tf.ones([2]), 0)
+    direction, weights = strategy.combine_representation_gradients(grads[:, tf.newaxis], tf.ones([2]), 0)
     np.testing.assert_allclose(direction.numpy()[0], [2.0, 2.0])
+    np.testing.assert_allclose(weights.numpy(), [2.0, 2.0])

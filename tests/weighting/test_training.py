@@ -20,12 +20,21 @@ def _data(n=256):
 
 
 GRADIENT_LEVEL = sorted(n for n in W.WEIGHTINGS.names() if W.get(n).uses_gradients)
-CASES = [(n, None) for n in W.WEIGHTINGS.names()] + [(n, True) for n in GRADIENT_LEVEL if not W.get(n).uses_representation]
+ON_REPRESENTATION = [n for n in GRADIENT_LEVEL if W.get(n).supports_representation and not W.get(n).uses_representation]
+CASES = [(n, None) for n in W.WEIGHTINGS.names()] + [(n, True) for n in ON_REPRESENTATION]
 CASE_IDS = [n + ("-representation" if r else "") for n, r in CASES]
 
 
-def _strategy(name, representation):
-    return W.WEIGHTINGS.get(name)(**({} if representation is None else {"uses_representation": True}))
+def _strategy(name, representation, model):
+    """The strategy for `model`; built with the shared-gradient size when its state needs it.
+
+    (The model builds strategies with `build(None)` today; passing `(T, P)` is the integration
+    point the README's weighting section describes.)
+    """
+    strategy = W.WEIGHTINGS.get(name)(**({} if representation is None else {"uses_representation": True}))
+    if strategy.needs_gradient_size:
+        strategy.build((len(model.tasks), sum(int(np.prod(v.shape)) for v in model.shared_variables)))
+    return strategy
 
 
 @pytest.mark.parametrize("name, representation", CASES, ids=CASE_IDS)
@@ -37,7 +46,9 @@ def test_each_strategy_trains_a_two_task_model(name, representation):
     model = mk.MultiTaskModel(
         tasks, body=keras.Sequential([keras.layers.Dense(16, activation="relu")]), input_shape=(8,)
     )
-    model.compile(optimizer=keras.optimizers.Adam(0.01), weighting=_strategy(name, representation), jit_compile=True)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), weighting=_strategy(name, representation, model), jit_compile=True
+    )
     data = mk.data.shared_input_dataset(x, labels, batch_size=32, seed=0)
     history = model.fit(data, epochs=2, verbose=0).history
     assert ({"kind_weight", "size_weight"} <= set(history)) == W.get(name).adaptive  # adaptive weights are logged
@@ -62,7 +73,7 @@ def test_gradient_level_strategy_trains_in_a_compiled_loop(name):
     own = [head.trainable_variables for head in heads]
     strategy = W.get(name)
     strategy.configure([mk.Task("kind", num_classes=2), mk.Task("size", kind="regression")])
-    strategy.build(None)
+    strategy.build((2, sum(int(np.prod(v.shape)) for v in shared)))
     optimizer = keras.optimizers.Adam(0.01)
     optimizer.build(shared + own[0] + own[1])
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -110,9 +121,10 @@ def test_mirrored_strategy_combines_global_gradients(name, representation, mirro
     def train(strategy):
         keras.utils.set_random_seed(2)
         with strategy.scope():
-            model = mk.MultiTaskModel(tasks, body=keras.Sequential([keras.layers.Dense(8, activation="relu")]),
-                                      input_shape=(8,))
-            model.compile(optimizer=keras.optimizers.SGD(0.1), weighting=_strategy(name, representation))
+            model = mk.MultiTaskModel(
+                tasks, body=keras.Sequential([keras.layers.Dense(8, activation="relu")]), input_shape=(8,)
+            )
+            model.compile(optimizer=keras.optimizers.SGD(0.1), weighting=_strategy(name, representation, model))
         model.fit(mk.data.shared_input_dataset(x, labels, batch_size=32, shuffle=False), epochs=1, verbose=0)
         return [v.numpy() for v in model.trainable_variables]
 
