@@ -85,7 +85,8 @@ def add_parser(subparsers):
 
 def build_config(args):
     """The `BenchmarkRun` described by parsed `bench` arguments (a preset updated by the given options)."""
-    from .runner.config import BenchmarkConfigError, BenchmarkRun, get_preset, split_list
+    from .runner.config import BenchmarkConfigError, BenchmarkRun, split_list
+    from .runner.presets import get_preset
 
     fields = {}
     for name in ("benchmarks", "models", "weightings"):
@@ -170,7 +171,7 @@ def _print_names():
     from mtl_keras import weighting, zoo
 
     from .datasets import list_benchmarks
-    from .runner.config import PRESETS
+    from .runner.presets import PRESETS
 
     print("Benchmarks (offline): " + ", ".join(list_benchmarks(offline=True)))
     print("Benchmarks (TFDS, data must be on this machine): " + ", ".join(list_benchmarks(offline=False)))

@@ -162,7 +162,7 @@ def row_labels(row):
     if row["role"] == "baseline":
         return f"`{row['model']}` (single-task baseline)", row["weighting"]
     if row["role"] == "param_matched":
-        sizes = ", ".join(f"{k}={tuple(v)}" for k, v in (row.get("overrides") or {}).items())
+        sizes = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v}" for k, v in (row.get("overrides") or {}).items())
         built = row.get("built_model", "independent")
         return f"`{built}` {sizes} (single-task, parameters of `{row['model']}`)", "static"
     if row["role"] == "tuned":
