@@ -30,6 +30,7 @@ setup(
         "numpy>=1.26,<3",
         "scikit-learn==1.9.1",
         "matplotlib==3.11.2",
+        "scipy==1.17.1",
     ],
     extras_require={"test": ["pytest==9.2.0", "ruff==0.17.6"]},
     entry_points={"console_scripts": ["mtl-keras=mtl_keras_cli:main"]},

@@ -7,6 +7,9 @@ Examples:
 
     mtl-keras bench --preset quick
     mtl-keras bench --preset offline --out runs/offline
+    mtl-keras bench --preset sweep --out runs/sweep
+    mtl-keras bench --benchmarks multi_digits --models hard_sharing_mlp --train-sizes 50,200,full \\
+        --steps-per-epoch 8 --monitor val_score --patience 10 --param-matched --tuned-baseline --seeds 0,1,2
     mtl-keras bench --benchmarks multi_digits,mmoe_synthetic:p=0.9 --models hard_sharing_mlp,mmoe_mlp \\
         --weightings static,uncertainty --seeds 0,1 --epochs 10 --out runs/bench
     mtl-keras bench --list
@@ -46,7 +49,7 @@ def add_parser(subparsers):
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--preset", default=None, help="a named configuration: quick, offline, correlation, tiny")
+    parser.add_argument("--preset", default=None, help="a named configuration: quick, offline, sweep, correlation, tiny")
     parser.add_argument("--benchmarks", default=None, help="e.g. multi_digits,mmoe_synthetic:p=0.9")
     parser.add_argument("--models", default=None, help="zoo model names, e.g. hard_sharing_mlp,mmoe_mlp")
     parser.add_argument("--weightings", default=None, help="weighting names, each optionally with options: name:key=value[:key=value], "
@@ -67,6 +70,18 @@ def add_parser(subparsers):
         default=None,
         help="early stopping patience on val_loss, >= 1 (default: off)",
     )
+    parser.add_argument("--monitor", default=None, choices=("val_loss", "val_score"),
+                        help="what early stopping watches: val_loss (default) or val_score (mean relative change of every "
+                        "task's main validation metric since epoch one; scale-free)")
+    parser.add_argument("--steps-per-epoch", type=types.integer(minimum=1), default=None,
+                        help="fixed steps per epoch, the training set repeating (default: one pass over it)")
+    parser.add_argument("--train-sizes", default=None,
+                        help="data-size sweep: training examples per task, e.g. 25,100,400,full (each benchmark at each size)")
+    parser.add_argument("--param-matched", action="store_true", default=None,
+                        help="also train a single-task baseline with the parameter count of each model")
+    parser.add_argument("--tuned-baseline", action="store_true", default=None,
+                        help="also train each model with equal weights and a learning rate and weight decay tuned by KerasTuner")
+    parser.add_argument("--tuning-trials", type=types.integer(minimum=1), default=None, help="trials of that search (default: 8)")
     parser.add_argument(
         "--baseline", default=None,
         help="single-task baseline: 'matched' (default: the independent model of each model's size), a zoo name, or 'none'",
@@ -89,7 +104,8 @@ def _seeds(text):
 
 def build_config(args):
     """The `BenchmarkRun` described by parsed `bench` arguments (a preset updated by the given options)."""
-    from .runner.config import BenchmarkConfigError, BenchmarkRun, get_preset, split_list
+    from .runner.config import BenchmarkConfigError, BenchmarkRun, split_list
+    from .runner.presets import get_preset
 
     fields = {}
     for name in ("benchmarks", "models", "weightings"):
@@ -101,9 +117,17 @@ def build_config(args):
             fields["seeds"] = [int(s) for s in split_list(args.seeds)]
         except ValueError:
             raise BenchmarkConfigError(f"--seeds must be comma-separated integers. Received: {args.seeds!r}") from None
-    for name in ("epochs", "batch_size", "learning_rate", "patience"):
-        if getattr(args, name) is not None:
+    for name in ("epochs", "batch_size", "learning_rate", "patience", "monitor", "steps_per_epoch", "param_matched",
+                 "tuned_baseline", "tuning_trials"):
+        if getattr(args, name, None) is not None:
             fields[name] = getattr(args, name)
+    if getattr(args, "train_sizes", None) is not None:
+        try:
+            fields["train_sizes"] = [None if s.lower() in ("full", "none", "all") else int(s) for s in split_list(args.train_sizes)]
+        except ValueError:
+            raise BenchmarkConfigError(
+                f"--train-sizes must be comma-separated integers or 'full'. Received: {args.train_sizes!r}"
+            ) from None
     if args.baseline is not None:
         fields["baseline"] = None if args.baseline.lower() == "none" else args.baseline
     if args.preset:
@@ -152,11 +176,11 @@ def command_line(args):
     prefix = getattr(args, "command_prefix", "mtl-keras bench")
     parts = []
     for flag in ("preset", "benchmarks", "models", "weightings", "seeds", "epochs", "batch_size",
-                 "learning_rate", "patience", "baseline", "out"):
+                 "learning_rate", "patience", "monitor", "steps_per_epoch", "train_sizes", "tuning_trials", "baseline", "out"):
         value = getattr(args, flag, None)
         if value is not None:
             parts += ["--" + flag.replace("_", "-"), str(value)]
-    for flag in ("no_plots", "quiet"):
+    for flag in ("param_matched", "tuned_baseline", "no_plots", "quiet"):
         if getattr(args, flag, False):
             parts.append("--" + flag.replace("_", "-"))
     return prefix + " " + shlex.join(parts)
@@ -166,7 +190,7 @@ def _print_names():
     from mtl_keras import weighting, zoo
 
     from .datasets import list_benchmarks
-    from .runner.config import PRESETS
+    from .runner.presets import PRESETS
 
     print("Benchmarks (offline): " + ", ".join(list_benchmarks(offline=True)))
     print("Benchmarks (TFDS, data must be on this machine): " + ", ".join(list_benchmarks(offline=False)))

@@ -1,6 +1,7 @@
 """`MultiTaskModel`: a shared body, a head per task, and a training step that follows the multi-task recipe."""
 
 import keras
+import numpy as np
 
 from mtl_keras import _compat
 from mtl_keras import samplers as samplers_module
@@ -190,8 +191,8 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
 
     def build_optimizer(self):
         """Creates the weighting's and the optimizers' variables (after the model is built)."""
-        if not self.weighting.built:
-            self.weighting.build(None)
+        if not self.weighting.built:  # strategies with per-parameter state need (T, P)
+            self.weighting.build((len(self.tasks), sum(int(np.prod(v.shape)) for v in self.shared_variables)))
         self.updates.build(self.trainable_variables, [self.task_variables(i) for i in range(len(self.tasks))])
 
     def get_compile_config(self):

@@ -63,6 +63,17 @@ FAMILIES = {
         "paper": "Tang et al., Progressive Layered Extraction (PLE), RecSys 2020",
         "arguments": ("num_levels", "num_task_experts", "num_shared_experts", "expert_units"),
     },
+    "dselect_k": {
+        "description": "Mixture of experts whose per-task DSelect-k gates (smooth-step, binary-encoded selectors) select at most k experts",
+        "paper": "Hazimeh et al., DSelect-k: Differentiable Selection in the Mixture of Experts with Applications to MTL, NeurIPS 2021",
+        "arguments": ("num_experts", "k", "gamma", "gating", "entropy_weight", "expert_units"),
+    },
+    "mtan": {
+        "description": "Multi-task attention network: per-task soft-attention masks on every stage of a shared conv backbone",
+        "paper": "Liu, Johns, Davison, End-to-End Multi-Task Learning with Attention, CVPR 2019",
+        "arguments": ("attention_units",),
+        "backbones": ("conv", "resnet"),
+    },
 }
 
 BACKBONES = {
@@ -73,6 +84,10 @@ BACKBONES = {
 
 #: Arguments of every zoo model; `sampler`, `tasks_per_step` and `seed` go to `MultiTaskModel`.
 COMMON_ARGUMENTS = ("head_units", "activation", "name", "sampler", "tasks_per_step", "seed")
+#: Arguments of every model on an image backbone.
+IMAGE_ARGUMENTS = ("pooling",)
+#: How image backbones turn the last feature map into the heads' input.
+POOLINGS = {"avg": "global average pooling", "flatten": "flattening (keeps where each feature is)"}
 
 _CONDITIONING = {
     "additive": lambda t, s: mtl_layers.AdditiveConditioning(t, descriptor=s["descriptor"]),
@@ -94,6 +109,12 @@ FAMILY_DEFAULTS = {
     "num_levels": 2,
     "num_task_experts": 1,
     "num_shared_experts": 1,
+    "k": 2,
+    "gamma": 1.0,
+    "gating": "per_example",
+    "entropy_weight": 0.0,
+    "attention_units": None,
+    "pooling": "avg",
     "head_units": (),
     "activation": "relu",
     "name": None,
@@ -103,13 +124,19 @@ FAMILY_DEFAULTS = {
 }
 
 
+def family_backbones(family):
+    """The backbones a family is built on (all of `BACKBONES` unless the family says otherwise)."""
+    return tuple(FAMILIES[family].get("backbones", BACKBONES))
+
+
 def family_arguments(family, backbone):
     """The overrides a model of `family` on `backbone` accepts."""
     size = BACKBONES[backbone]["size_argument"]
     own = FAMILIES[family]["arguments"]
-    if backbone == "mlp" and family in ("mmoe", "ple"):
+    if backbone == "mlp" and family in ("mmoe", "ple", "dselect_k"):
         own = tuple(a for a in own if a != "expert_units")  # the experts are the MLP: sized by `units`
-    return (size,) + own + COMMON_ARGUMENTS
+    image = IMAGE_ARGUMENTS if BACKBONES[backbone]["input_kind"] == "image" else ()
+    return (size,) + own + image + COMMON_ARGUMENTS
 
 
 def _stem(backbone, sizes):
@@ -132,19 +159,25 @@ def _stage(backbone, size, index, activation):
     return ResidualBlock(size, strides=1 if index == 0 else 2, activation=activation, name=f"block{index}"), None
 
 
-def _pool(backbone):
-    return [] if backbone == "mlp" else [keras.layers.GlobalAveragePooling2D(name="pool")]
+def _pool(backbone, pooling="avg"):
+    if backbone == "mlp":
+        return []
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {sorted(POOLINGS)}. Received: pooling={pooling!r}")
+    if pooling == "flatten":
+        return [keras.layers.Flatten(name="pool")]
+    return [keras.layers.GlobalAveragePooling2D(name="pool")]
 
 
-def _backbone_layers(backbone, sizes, activation):
+def _backbone_layers(backbone, sizes, activation, pooling="avg"):
     layers = _stem(backbone, sizes)
     for i, size in enumerate(sizes):
         layers += [layer for layer in _stage(backbone, size, i, activation) if layer is not None]
-    return layers + _pool(backbone)
+    return layers + _pool(backbone, pooling)
 
 
-def _sequential(backbone, sizes, activation, name="trunk"):
-    return keras.Sequential(_backbone_layers(backbone, sizes, activation), name=name)
+def _sequential(backbone, sizes, activation, pooling="avg", name="trunk"):
+    return keras.Sequential(_backbone_layers(backbone, sizes, activation, pooling), name=name)
 
 
 def build_body(family, backbone, num_tasks, settings):
@@ -153,18 +186,18 @@ def build_body(family, backbone, num_tasks, settings):
     if not sizes or min(sizes) < 1:
         size_arg = BACKBONES[backbone]["size_argument"]
         raise ValueError(f"{size_arg} must be a non-empty tuple of positive integers. Received: {size_arg}={sizes}")
-    act = settings["activation"]
+    act, pool = settings["activation"], settings["pooling"]
     if family == "hard_sharing":
-        return _sequential(backbone, sizes, act)
+        return _sequential(backbone, sizes, act, pool)
     if family == "independent":
-        return mtl_layers.TaskSpecific(_sequential(backbone, sizes, act), num_tasks, name="independent")
+        return mtl_layers.TaskSpecific(_sequential(backbone, sizes, act, pool), num_tasks, name="independent")
     if family == "soft_sharing":
         return mtl_layers.SoftSharing(
-            _sequential(backbone, sizes, act), num_tasks, penalty_weight=settings["penalty_weight"], name="soft_sharing"
+            _sequential(backbone, sizes, act, pool), num_tasks, penalty_weight=settings["penalty_weight"], name="soft_sharing"
         )
     if family == "shared_concat":
         return mtl_layers.SharedWithTaskId(
-            _sequential(backbone, sizes, act), num_tasks, descriptor=settings["descriptor"], name="shared_concat"
+            _sequential(backbone, sizes, act, pool), num_tasks, descriptor=settings["descriptor"], name="shared_concat"
         )
     if family in _CONDITIONING:
         layers = _stem(backbone, sizes)
@@ -172,7 +205,7 @@ def build_body(family, backbone, num_tasks, settings):
             stage, activation = _stage(backbone, size, i, act)
             cond = _CONDITIONING[family](num_tasks, settings)
             layers += [stage, cond] + ([activation] if activation is not None else [])
-        return TaskStack(layers + _pool(backbone), num_tasks, name=family)
+        return TaskStack(layers + _pool(backbone, pool), num_tasks, name=family)
     if family == "cross_stitch":
         layers = []
         for i, size in enumerate(sizes):
@@ -188,10 +221,32 @@ def build_body(family, backbone, num_tasks, settings):
                     name=f"stitch{i}",
                 )
             )
-        return TaskStack(layers + _pool(backbone), num_tasks, mode="columns", name="cross_stitch")
-    if family in ("mmoe", "ple"):
+        return TaskStack(layers + _pool(backbone, pool), num_tasks, mode="columns", name="cross_stitch")
+    if family == "mtan":
+        if backbone not in family_backbones(family):
+            raise ValueError(f"MTAN is a convolutional architecture; it has no '{backbone}' backbone.")
+        stages = [keras.Sequential([layer for layer in _stage(backbone, size, i, act) if layer is not None], name=f"stage{i}")
+                  for i, size in enumerate(sizes)]
+        if backbone == "resnet":  # the stem belongs to the first stage (attention after its first block)
+            stages[0] = keras.Sequential(_stem(backbone, sizes) + list(stages[0].layers), name="stage0")
+        if pool not in POOLINGS:
+            raise ValueError(f"pooling must be one of {sorted(POOLINGS)}. Received: pooling={pool!r}")
+        return mtl_layers.MTAN(num_tasks, stages, attention_units=settings["attention_units"], pooling=pool, name="mtan")
+    if family in ("mmoe", "ple", "dselect_k"):
         expert_units = sizes if backbone == "mlp" else tuple(settings["expert_units"])
-        if family == "mmoe":
+        if family == "dselect_k":
+            experts = mtl_layers.DSelectK(
+                num_tasks,
+                settings["num_experts"],
+                k=settings["k"],
+                expert_units=expert_units,
+                expert_activation=act,
+                gamma=settings["gamma"],
+                gating=settings["gating"],
+                entropy_weight=settings["entropy_weight"],
+                name="dselect_k",
+            )
+        elif family == "mmoe":
             experts = mtl_layers.MMoE(
                 num_tasks, settings["num_experts"], expert_units=expert_units, expert_activation=act, name="mmoe"
             )
@@ -207,7 +262,7 @@ def build_body(family, backbone, num_tasks, settings):
             )
         if backbone == "mlp":
             return experts
-        return TaskStack([_sequential(backbone, sizes, act, name="backbone"), experts], num_tasks, name=family)
+        return TaskStack([_sequential(backbone, sizes, act, pool, name="backbone"), experts], num_tasks, name=family)
     raise ValueError(f"Unknown family: {family!r}. Families: {sorted(FAMILIES)}")
 
 

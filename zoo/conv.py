@@ -4,11 +4,12 @@ Variants per family: `<family>_conv` (two strided 3x3 convolutions, 16 and 32 fi
 `<family>_resnet` (a stem and two residual blocks, 16 and 32 filters), and the tiny
 `test_<family>_conv` / `test_<family>_resnet`. Image models take inputs of shape
 `(height, width, channels)`; conditioning (FiLM, additive, multiplicative) acts on the
-channels of every stage, cross-stitch units mix the tasks' columns after every stage, and
-MMoE / PLE experts sit on the pooled features of a shared backbone.
+channels of every stage, cross-stitch units mix the tasks' columns after every stage, MTAN
+puts a soft-attention module per task on every stage of the shared backbone, and MMoE / PLE /
+DSelect-k experts sit on the pooled features of a shared backbone.
 """
 
-from mtl_keras.zoo._families import FAMILIES, make_factory
+from mtl_keras.zoo._families import FAMILIES, family_backbones, make_factory
 from mtl_keras.zoo._registry import register_model
 
 #: Backbone -> variant -> preset sizes.
@@ -33,6 +34,8 @@ def _register_all():
     for backbone, presets in IMAGE_PRESETS.items():
         label = "conv net" if backbone == "conv" else "ResNet"
         for family, info in FAMILIES.items():
+            if backbone not in family_backbones(family):
+                continue
             for variant, preset in presets.items():
                 name = image_model_name(family, backbone, variant)
                 register_model(

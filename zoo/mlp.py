@@ -1,11 +1,11 @@
 """Zoo models for vector (tabular) inputs: every sharing strategy on an MLP.
 
-Variants per family: `<family>_mlp` (two layers of 64), `<family>_mlp_small` (one layer of 32)
+Variants per family (every family but the convolutional `mtan`): `<family>_mlp` (two layers of 64), `<family>_mlp_small` (one layer of 32)
 and `test_<family>_mlp` (tiny, for tests). Sizes are presets (plain data); any of them can be
 overridden in `create_model`, e.g. `create_model("film_mlp", tasks, units=(128, 64))`.
 """
 
-from mtl_keras.zoo._families import FAMILIES, make_factory
+from mtl_keras.zoo._families import FAMILIES, family_backbones, make_factory
 from mtl_keras.zoo._registry import register_model
 
 #: Variant suffix -> preset sizes.
@@ -27,6 +27,8 @@ def mlp_model_name(family, variant):
 
 def _register_all():
     for family, info in FAMILIES.items():
+        if "mlp" not in family_backbones(family):
+            continue
         for variant, preset in MLP_PRESETS.items():
             name = mlp_model_name(family, variant)
             register_model(

@@ -42,7 +42,7 @@ def _resolve(attributes):
     return list(dict.fromkeys(chosen))
 
 
-@register_benchmark("celeba_attributes", offline=False)
+@register_benchmark("celeba_attributes", offline=False, input_kind="image")
 def load_celeba_attributes(
     seed=0,
     data_dir=None,

@@ -24,7 +24,7 @@ def _images(name, split, data_dir, download, max_examples):
     )
 
 
-@register_benchmark("mnist_fashion", offline=False)
+@register_benchmark("mnist_fashion", offline=False, input_kind="image")
 def load_mnist_fashion(
     seed=0,
     data_dir=None,

@@ -47,7 +47,7 @@ def compose_pairs(images, left, right, left_shift, right_shift, overlap=2, max_s
     return merged[..., None]
 
 
-@register_benchmark("multi_digits")
+@register_benchmark("multi_digits", input_kind="image")
 def load_multi_digits(
     seed=0,
     num_train=2000,

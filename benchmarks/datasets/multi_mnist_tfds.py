@@ -57,7 +57,7 @@ def _mnist(split, data_dir, download, max_examples):
     return images, labels
 
 
-@register_benchmark("multi_mnist_tfds", offline=False)
+@register_benchmark("multi_mnist_tfds", offline=False, input_kind="image")
 def load_multi_mnist_tfds(
     seed=0,
     data_dir=None,

@@ -5,14 +5,23 @@ from mtl_keras.registry import Registry
 BENCHMARKS = Registry("benchmark")
 
 
-def register_benchmark(name, offline=True):
+#: Kinds of benchmark inputs, as zoo models name theirs: rank-1 vectors or `(height, width, channels)` images.
+INPUT_KINDS = ("vector", "image")
+
+
+def register_benchmark(name, offline=True, input_kind="vector"):
     """Decorator registering a loader `fn(seed=0, **options) -> MultiTaskBenchmark` under `name`.
 
     Args:
         name: registry name.
         offline: `True` if the data is generated on the spot (no download ever needed).
+        input_kind: `"vector"` or `"image"`, the inputs' kind; the runner gives image benchmarks
+            to every zoo model (vector models see flattened images) and vector benchmarks to
+            vector models only.
     """
-    return BENCHMARKS.register(name, offline=offline)
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"register_benchmark('{name}'): input_kind must be one of {INPUT_KINDS}. Received: {input_kind!r}")
+    return BENCHMARKS.register(name, offline=offline, input_kind=input_kind)
 
 
 def list_benchmarks(pattern="*", offline=None):

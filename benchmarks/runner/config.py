@@ -6,6 +6,16 @@ import math
 import os
 import tempfile
 
+#: Spec options read by the runner, not by the data set's loader: `train_size=n` keeps `n` training
+#: examples per task (a seeded subset, nested across sizes; validation and test splits unchanged);
+#: `task_inputs=separate` gives every task its own draw of training inputs (multi-input mode)
+#: instead of one set of inputs labelled for every task (`shared`, the default).
+RUNNER_OPTIONS = ("train_size", "task_inputs")
+TASK_INPUTS = ("shared", "separate")
+
+#: What early stopping can watch (see `BenchmarkRun.monitor`).
+MONITORS = ("val_loss", "val_score")
+
 #: Value of `BenchmarkRun.baseline` that picks, for every model, the `independent` zoo model of
 #: the same backbone and size (e.g. `hard_sharing_mlp_small` -> `independent_mlp_small`).
 MATCHED = "matched"
@@ -26,6 +36,23 @@ class BenchmarkSpec:
 
     name: str
     options: tuple = ()
+
+    @property
+    def train_size(self):
+        """The `train_size` option (examples per task), or `None` for the full training split."""
+        return dict(self.options).get("train_size")
+
+    @property
+    def base_label(self):
+        """The label without `train_size`: the benchmark a data-size sweep varies the size of."""
+        return BenchmarkSpec(self.name, tuple((k, v) for k, v in self.options if k != "train_size")).label
+
+    def with_train_size(self, size):
+        """This spec with `train_size=size` (`None`: the full training split)."""
+        options = {k: v for k, v in self.options if k != "train_size"}
+        if size is not None:
+            options["train_size"] = size
+        return BenchmarkSpec(self.name, tuple(sorted(options.items())))
 
     @property
     def label(self):
@@ -102,7 +129,9 @@ class BenchmarkRun:
 
     Args:
         benchmarks: benchmark names, optionally with loader options: `"multi_digits"`,
-            `"mmoe_synthetic:p=0.9"` (see `BenchmarkSpec.parse`).
+            `"mmoe_synthetic:p=0.9"` (see `BenchmarkSpec.parse`), and the runner's own options
+            (`RUNNER_OPTIONS`): `train_size=n` (n training examples per task) and
+            `task_inputs=separate` (every task draws its own training inputs).
         models: zoo model names (see `mtl_keras.zoo.list_models`).
         weightings: weighting strategy names (see `mtl_keras.weighting.WEIGHTINGS.names()`), each
             optionally with constructor options: `"cagrad:c=0.4"`,
@@ -114,13 +143,41 @@ class BenchmarkRun:
         baseline: the single-task baseline: `"matched"` (default: for every model the
             `independent` model of the same backbone and size), a zoo model name used for every
             model, or `None` (no baseline, no Δm).
-        patience: `None` (train all epochs) or the patience of an `EarlyStopping` on the
-            validation loss, restoring the best weights.
+        patience: `None` (train all epochs) or the patience of an `EarlyStopping` on
+            `monitor`, restoring the best epoch's weights.
+        monitor: what early stopping watches: `"val_loss"` (default, the weighted sum of the
+            validation losses) or `"val_score"` (the mean relative change of every task's main
+            validation metric since the first epoch, see `monitor.ValidationScore`: scale-free,
+            and right for classifiers whose validation cross-entropy rises while their accuracy
+            still improves, as with small training sets).
         benchmark_options: `{benchmark_name: {option: value}}` applied to every spec of that
             benchmark (options in the spec win), e.g. `{"multi_digits": {"num_train": 500}}`.
-        model_options: `{model_name: {override: value}}` passed to `zoo.create_model`.
+        model_options: `{model_name: {override: value}}` passed to `zoo.create_model`; the
+            names may be models of the run or their single-task baselines (e.g.
+            `{"mtan_conv": {"pooling": "flatten"}, "independent_conv": {"pooling": "flatten"}}`).
         eval_batch_size: batch size of validation and test passes.
         name: a name for the run, shown in the report title (presets set it).
+        train_sizes: a data-size sweep: training examples per task, e.g. `[25, 100, 400, None]`
+            (`None`: the full training split). Every benchmark runs at every size, as the spec
+            `<benchmark>:train_size=<n>`: a seeded subset of `n` examples per task (the smaller
+            sets are subsets of the larger ones; validation and test splits are unchanged).
+            Specs that already give `train_size` are kept as they are.
+        steps_per_epoch: `None` (an epoch is one pass over the training set) or a fixed number of
+            steps per epoch (the training stream repeats), so that small and large training sets
+            get the same number of updates.
+        param_matched: also train, for every model, a parameter-matched single-task baseline: the
+            `independent` zoo model (one network per task) with its widths scaled so that its
+            total parameter count matches the model's.
+        tuned_baseline: also train, for every model, a tuned equal-weight baseline: static equal
+            weights with the learning rate and weight decay searched by KerasTuner
+            (`mtl_keras.tuning`, random search, `tuning_trials` trials) on the first seed's
+            validation split, scored by Δm against the single-task baseline's validation results;
+            every weighting of the model is then also compared with it.
+        tuning_trials: trials of that search.
+        tuning_lr_range: `(low, high)` of the searched learning rate (log scale).
+        tuning_weight_decay_range: `(low, high)` of the searched decoupled weight decay (log scale).
+        significance: level of the paired test over seeds (see `report`): a difference whose
+            p-value is at least this is marked as within noise.
 
     Example:
 
@@ -138,13 +195,39 @@ class BenchmarkRun:
     learning_rate: float = 1e-3
     baseline: str = MATCHED
     patience: int = None
+    monitor: str = "val_loss"
     benchmark_options: dict = dataclasses.field(default_factory=dict)
     model_options: dict = dataclasses.field(default_factory=dict)
     eval_batch_size: int = 256
     name: str = "custom"
+    train_sizes: list = None
+    steps_per_epoch: int = None
+    param_matched: bool = False
+    tuned_baseline: bool = False
+    tuning_trials: int = 8
+    tuning_lr_range: tuple = (3e-4, 1e-2)
+    tuning_weight_decay_range: tuple = (1e-5, 1e-1)
+    significance: float = 0.05
 
     def __post_init__(self):
         self.benchmarks = [BenchmarkSpec.parse(b) for b in _as_list(self.benchmarks, "benchmarks")]
+        if self.train_sizes is not None:
+            self.train_sizes = _as_list(self.train_sizes, "train_sizes")
+            bad = [n for n in self.train_sizes if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1)]
+            if bad:
+                raise BenchmarkConfigError(f"train_sizes must be positive integers or None (the full set). Received: {bad}")
+            self.benchmarks = [
+                size_spec
+                for spec in self.benchmarks
+                for size_spec in ([spec] if spec.train_size is not None else [spec.with_train_size(n) for n in self.train_sizes])
+            ]
+        for spec in self.benchmarks:
+            inputs = dict(spec.options).get("task_inputs", "shared")
+            if inputs not in TASK_INPUTS:
+                raise BenchmarkConfigError(f"Benchmark '{spec.label}': task_inputs must be one of {TASK_INPUTS}. Received: {inputs!r}")
+            size = spec.train_size
+            if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+                raise BenchmarkConfigError(f"Benchmark '{spec.label}': train_size must be a positive integer. Received: train_size={size!r}")
         self.models = [str(m) for m in _as_list(self.models, "models")]
         self.weightings = [str(w) for w in _as_list(self.weightings, "weightings")]
         self.seeds = _as_list(self.seeds, "seeds")
@@ -156,8 +239,25 @@ class BenchmarkRun:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BenchmarkConfigError(f"{key} must be a positive integer. Received: {key}={value!r}")
-        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
-            raise BenchmarkConfigError(f"patience must be None or a positive integer. Received: {self.patience!r}")
+        for key in ("patience", "steps_per_epoch"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise BenchmarkConfigError(f"{key} must be None or a positive integer. Received: {key}={value!r}")
+        if self.monitor not in MONITORS:
+            raise BenchmarkConfigError(f"monitor must be one of {MONITORS}. Received: monitor={self.monitor!r}")
+        if isinstance(self.tuning_trials, bool) or not isinstance(self.tuning_trials, int) or self.tuning_trials < 1:
+            raise BenchmarkConfigError(f"tuning_trials must be a positive integer. Received: tuning_trials={self.tuning_trials!r}")
+        for key in ("tuning_lr_range", "tuning_weight_decay_range"):
+            value = getattr(self, key)
+            try:
+                low, high = (float(v) for v in value)
+            except (TypeError, ValueError):
+                raise BenchmarkConfigError(f"{key} must be a pair (low, high). Received: {key}={value!r}") from None
+            if not 0 < low <= high or not math.isfinite(high):
+                raise BenchmarkConfigError(f"{key} must satisfy 0 < low <= high. Received: {key}={value!r}")
+            setattr(self, key, (low, high))
+        if not (isinstance(self.significance, float) and 0 < self.significance < 1):
+            raise BenchmarkConfigError(f"significance must be a number in (0, 1). Received: significance={self.significance!r}")
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise BenchmarkConfigError(f"learning_rate must be a positive number. Received: {self.learning_rate!r}")
         for key in ("benchmarks", "models", "weightings", "seeds"):
@@ -168,8 +268,12 @@ class BenchmarkRun:
 
     # ------------------------------------------------------------------ names
     def options_for(self, spec):
-        """The loader options of a `BenchmarkSpec`: `benchmark_options[name]` updated by the spec's own."""
-        return {**dict(self.benchmark_options.get(spec.name, {})), **dict(spec.options)}
+        """The loader options of a `BenchmarkSpec`: `benchmark_options[name]` updated by the spec's own.
+
+        Options the runner reads itself (`RUNNER_OPTIONS`, e.g. `train_size`) are left out.
+        """
+        options = {**dict(self.benchmark_options.get(spec.name, {})), **dict(spec.options)}
+        return {k: v for k, v in options.items() if k not in RUNNER_OPTIONS}
 
     def baseline_for(self, model):
         """The zoo name of the single-task baseline of `model`, or `None` without a baseline."""
@@ -204,6 +308,13 @@ class BenchmarkRun:
         unknown_options = sorted(set(self.benchmark_options) - {s.name for s in self.benchmarks})
         if unknown_options:
             problems.append(f"benchmark_options given for benchmarks that are not run: {unknown_options}")
+        for name, options in self.benchmark_options.items():
+            runner_only = sorted(set(options) & set(RUNNER_OPTIONS))
+            if runner_only:
+                problems.append(
+                    f"benchmark_options['{name}'] gives {runner_only}: put train_size in the benchmark spec "
+                    f"('{name}:train_size=100') or use train_sizes."
+                )
         known_models = [m for m in self.models if check(_zoo_registry().get, m)]
         for label in self.weightings:
             try:
@@ -217,18 +328,28 @@ class BenchmarkRun:
                     f"baseline '{self.baseline}' is not an independent (single-task) model; "
                     f"use one of: {', '.join(zoo.list_models('*independent*'))}."
                 )
-        elif self.baseline == MATCHED:
+        if self.baseline is None and (self.param_matched or self.tuned_baseline):
+            problems.append("param_matched and tuned_baseline compare with the single-task baseline: baseline must not be None.")
+        if self.baseline == MATCHED:
             for model in known_models:
                 if matched_baseline(model) is None:
                     problems.append(f"No independent zoo model matches '{model}'; pass baseline=<zoo name>.")
+        for model in known_models:
+            if model_input_kind(model) == "image":
+                kinds = {benchmark_input_kind(spec.name) for spec in self.benchmarks}
+                if "image" not in kinds and None not in kinds:
+                    problems.append(
+                        f"Model '{model}' takes images (height, width, channels) but no benchmark of the run has images "
+                        f"({', '.join(dict.fromkeys(spec.label for spec in self.benchmarks))}). Use a vector (*_mlp) model."
+                    )
+        run_models = set(self.models) | {self.baseline_for(m) for m in known_models} - {None}
         for model, overrides in self.model_options.items():
-            if model not in self.models:
-                problems.append(f"model_options given for a model that is not run: '{model}'")
+            if model not in run_models:
+                problems.append(f"model_options given for a model that is not run (nor a baseline): '{model}'")
                 continue
-            if model in known_models:
-                extra = sorted(set(overrides) - set(zoo.accepted_arguments(model)))
-                if extra:
-                    problems.append(f"model_options['{model}']: the model does not take {extra}.")
+            extra = sorted(set(overrides) - set(zoo.accepted_arguments(model)))
+            if extra:
+                problems.append(f"model_options['{model}']: the model does not take {extra}.")
         if problems:
             raise BenchmarkConfigError("Invalid benchmark run:\n  - " + "\n  - ".join(problems))
 
@@ -240,66 +361,6 @@ class BenchmarkRun:
 
 
 # ---------------------------------------------------------------------- presets
-#: Named configurations. `quick` takes well under a minute on 2 CPU cores; `offline` (the table of
-#: `benchmarks/RESULTS.md`) under ten minutes; `correlation` sweeps the MMoE task correlation.
-PRESETS = {
-    "quick": dict(
-        benchmarks=["multi_digits"],
-        models=["hard_sharing_mlp", "mmoe_mlp"],
-        weightings=["static"],
-        seeds=[0],
-        epochs=8,
-        batch_size=64,
-        learning_rate=2e-3,
-    ),
-    "offline": dict(
-        benchmarks=["multi_digits", "gradnorm_scales", "mmoe_synthetic:p=0.5", "mmoe_synthetic:p=0.9"],
-        models=["hard_sharing_mlp", "mmoe_mlp", "cross_stitch_mlp"],
-        weightings=["static", "uncertainty", "famo"],
-        seeds=[0, 1],
-        epochs=10,
-        batch_size=64,
-        learning_rate=2e-3,
-    ),
-    "correlation": dict(
-        benchmarks=[f"mmoe_synthetic:p={p}" for p in (0.0, 0.5, 0.9, 1.0)],
-        models=["hard_sharing_mlp", "mmoe_mlp"],
-        weightings=["static"],
-        seeds=[0, 1],
-        epochs=15,
-        batch_size=64,
-        learning_rate=2e-3,
-    ),
-    "tiny": dict(
-        benchmarks=["mmoe_synthetic:p=0.2", "mmoe_synthetic:p=0.9"],
-        models=["test_hard_sharing_mlp"],
-        weightings=["static"],
-        seeds=[0],
-        epochs=2,
-        batch_size=32,
-        benchmark_options={"mmoe_synthetic": {"num_train": 64, "num_validation": 32, "num_test": 32, "input_dim": 8}},
-    ),
-}
-
-
-def get_preset(name, **overrides):
-    """Returns the `BenchmarkRun` of preset `name` (`"quick"`, `"offline"`, `"correlation"`, `"tiny"`).
-
-    Args:
-        name: a key of `PRESETS`.
-        **overrides: fields replacing the preset's, e.g. `seeds=[0, 1, 2]`.
-    """
-    if name not in PRESETS:
-        import difflib
-
-        close = difflib.get_close_matches(str(name), list(PRESETS), n=3, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise BenchmarkConfigError(f"Unknown preset: '{name}'.{hint} Available: {', '.join(sorted(PRESETS))}.")
-    fields = {**PRESETS[name], "name": name}
-    fields.update({k: v for k, v in overrides.items() if v is not None})
-    return BenchmarkRun(**fields)
-
-
 # ---------------------------------------------------------------------- helpers
 def matched_baseline(model):
     """The `independent` zoo model with the backbone and size of `model` (or `None`)."""
@@ -322,6 +383,21 @@ def matched_baseline(model):
 def model_input_kind(model):
     """`"vector"` or `"image"`: the input rank a zoo model takes."""
     return _zoo_registry().metadata(model)["input_kind"]
+
+
+def benchmark_input_kind(name):
+    """`"vector"` or `"image"`: the kind of inputs of a registered benchmark (`None` if unknown)."""
+    from mtl_keras.benchmarks import datasets
+
+    try:
+        return datasets.BENCHMARKS.metadata(name).get("input_kind")
+    except ValueError:
+        return None
+
+
+def runs_on(model, spec):
+    """Whether zoo model `model` can run on benchmark `spec` (image models need image benchmarks)."""
+    return model_input_kind(model) != "image" or benchmark_input_kind(spec.name) in ("image", None)
 
 
 def check_writable(out_dir):

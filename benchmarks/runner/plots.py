@@ -1,10 +1,19 @@
-"""Figures of a benchmark run (matplotlib, Agg): per-task learning curves, loss vs task correlation."""
+"""Figures of a benchmark run (matplotlib, Agg): learning curves, loss vs task correlation, Δm vs data size."""
 
 import math
 import os
 import re
 
 CORRELATION_FIGURE = "mmoe_correlation.png"
+ROLE_NAMES = {"baseline": "single-task", "param_matched": "single-task, same params", "tuned": "equal weights, tuned"}
+
+
+def _label(model, weighting, role):
+    if role == "baseline":
+        return f"{model} (single-task)"
+    if role in ROLE_NAMES:
+        return f"{model}: {ROLE_NAMES[role]}"
+    return f"{model} / {weighting}"
 
 
 def _figure(width, height):
@@ -47,7 +56,7 @@ def learning_curves(records, config, out_dir, split="validation", metric="loss")
                 curves = [
                     r["history"][split].get(task, {}).get(metric)
                     for r in runs
-                    if (r["model"], r["weighting"]) == (model, weighting)
+                    if (r["model"], r["weighting"], r.get("role", "model")) == (model, weighting, role)
                 ]
                 curves = [c for c in curves if c]
                 if not curves:
@@ -55,7 +64,7 @@ def learning_curves(records, config, out_dir, split="validation", metric="loss")
                 length = min(len(c) for c in curves)
                 mean = [sum(c[i] for c in curves) / len(curves) for i in range(length)]
                 style = {"color": "black", "linestyle": "--"} if role == "baseline" else {}
-                label = f"{model} (single-task)" if role == "baseline" else f"{model} / {weighting}"
+                label = _label(model, weighting, role)
                 ax.plot(range(1, length + 1), mean, label=label, linewidth=1.5, **style)
             ax.set_title(task)
             ax.set_xlabel("epoch")
@@ -148,7 +157,7 @@ def correlation_figure(records, config, out_dir, benchmark="mmoe_synthetic"):
             left.plot(ps, [r[1] for r in rows], "k--o", label=f"{model} (single-task)")
             right.axhline(0.0, color="black", linestyle="--", linewidth=1)
             continue
-        line, = left.plot(ps, [r[1] for r in rows], marker="o", label=f"{model} / {weighting}")
+        line, = left.plot(ps, [r[1] for r in rows], marker="o", label=_label(model, weighting, role))
         paired = [(r[0], r[2], r[3]) for r in rows if r[2] is not None]
         if paired:
             right.errorbar([q[0] for q in paired], [q[1] for q in paired], yerr=[q[2] for q in paired],
@@ -165,6 +174,102 @@ def correlation_figure(records, config, out_dir, benchmark="mmoe_synthetic"):
     path = os.path.join(out_dir, CORRELATION_FIGURE)
     figure.savefig(path)
     return path
+
+
+def sweep_points(rows, reference=None):
+    """Δm against training-set size, from summary rows (`report.summarize`), per base benchmark and line.
+
+    Args:
+        rows: summary rows.
+        reference: `None` (Δm against one network per task) or `"param_matched"` / `"tuned"`
+            (the row's `versus` statistics).
+
+    Returns:
+        `{base benchmark: {(model, weighting, role): [(size, mean, std, within_noise), ...]}}`,
+        sorted by size, for base benchmarks run at two or more sizes (`size` is the number of
+        training examples per task; the full split counts its examples).
+    """
+    out = {}
+    for row in rows:
+        if row["role"] == "baseline":
+            continue
+        stats = row["delta_m"] if reference is None else (row.get("versus") or {}).get(reference)
+        if stats is None:
+            continue
+        size = row.get("train_size") or _examples(row.get("train_examples"))
+        if size is None:
+            continue
+        key = (row["model"], row["weighting"], row["role"])
+        out.setdefault(row.get("base_benchmark", row["benchmark"]), {}).setdefault(key, []).append(
+            (size, stats["mean"], stats["std"], stats.get("within_noise"))
+        )
+    result = {}
+    for base, lines in out.items():
+        if len({point[0] for points in lines.values() for point in points}) >= 2:
+            result[base] = {key: sorted(points) for key, points in lines.items()}
+    return result
+
+
+def sweep_figures(rows, out_dir):
+    """Writes `sweep_<benchmark>.png` for every benchmark run at two or more training-set sizes.
+
+    Left panel: Δm (mean ± std over seeds) against the number of training examples per task (log
+    scale), one line per model and weighting, against one network per task: above the dashed zero
+    line sharing helps, below it hurts. Right panel (when the grid has parameter-matched
+    baselines): the same against the single-task model with the model's parameter count. Hollow
+    markers: within noise (paired t-test over seeds, see `stats`).
+
+    Returns:
+        The list of written paths.
+    """
+    paths = []
+    matched = sweep_points(rows, "param_matched")
+    for base, lines in sweep_points(rows).items():
+        panels = [("vs one network per task", lines)]
+        if base in matched:
+            panels.append(("vs single-task with the same parameter count", matched[base]))
+        figure = _figure(6.4 * len(panels), 5.0)
+        axes = figure.subplots(1, len(panels), squeeze=False).ravel()
+        colors = {}
+        for ax, (title, panel) in zip(axes, panels):
+            for key, points in panel.items():
+                sizes = [p[0] for p in points]
+                color = colors.get(key)
+                line = ax.errorbar(sizes, [p[1] for p in points], yerr=[p[2] for p in points], capsize=3,
+                                   linewidth=1.5, color=color, label=_label(*key),
+                                   linestyle=":" if key[2] in ROLE_NAMES else "-")
+                colors[key] = line.lines[0].get_color()
+                noisy = [p for p in points if p[3]]
+                clear = [p for p in points if not p[3]]
+                ax.plot([p[0] for p in clear], [p[1] for p in clear], "o", color=colors[key])
+                ax.plot([p[0] for p in noisy], [p[1] for p in noisy], "o", markerfacecolor="white", color=colors[key])
+            ax.axhline(0.0, color="black", linestyle="--", linewidth=1)
+            ax.set_xscale("log")
+            ticks = sorted({p[0] for points in panel.values() for p in points})
+            ax.set_xticks(ticks, [str(t) for t in ticks])
+            ax.minorticks_off()
+            ax.set_xlabel("training examples per task")
+            ax.set_ylabel("Δm % (mean ± std over seeds)")
+            ax.set_title(title, fontsize=10)
+            ax.grid(alpha=0.3)
+        handles, labels = axes[0].get_legend_handles_labels()
+        legend_rows = math.ceil(len(labels) / 3)
+        legend_height = 0.25 * legend_rows + 0.2
+        figure.set_size_inches(6.4 * len(panels), 5.0 + legend_height)
+        figure.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+        figure.suptitle(f"{base}\nΔm against training-set size: sharing helps above 0, hurts below; hollow = within noise",
+                        fontsize=10)
+        figure.tight_layout(rect=(0, legend_height / figure.get_figheight(), 1, 0.92))
+        path = os.path.join(out_dir, f"sweep_{_safe(base)}.png")
+        figure.savefig(path)
+        paths.append(path)
+    return paths
+
+
+def _examples(value):
+    if isinstance(value, dict):
+        return max(value.values()) if value else None
+    return value
 
 
 def _std(values):

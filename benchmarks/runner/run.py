@@ -7,23 +7,43 @@ import os
 import sys
 import time
 
-from .config import BenchmarkConfigError, BenchmarkRun, build_weighting, check_writable, get_preset, model_input_kind
+from .config import (
+    BenchmarkConfigError,
+    BenchmarkRun,
+    build_weighting,
+    check_writable,
+    model_input_kind,
+    runs_on,
+)
+from .presets import get_preset
 
 RESULTS_JSON = "results.json"
+
+#: What a run of the grid is. `baseline`: the single-task model (one network per task);
+#: `param_matched`: the single-task model with as many parameters as `model`; `tuning`: the
+#: KerasTuner search of the tuned equal-weight baseline (no test numbers); `tuned`: `model` with
+#: equal weights and the tuned learning rate and weight decay; `model`: a model and a weighting.
+ROLES = ("baseline", "param_matched", "tuning", "tuned", "model")
 
 
 @dataclasses.dataclass
 class RunKey:
-    """One training run of the grid: a benchmark spec, a zoo model, a weighting and a seed."""
+    """One run of the grid: a benchmark spec, a zoo model, a weighting, a seed and a variant.
+
+    `variant` is `""` for the models and the single-task baselines, or `"param_matched"`,
+    `"tuning"`, `"tuned"` for the fair baselines of `model` (see `ROLES`).
+    """
 
     spec: object
     model: str
     weighting: str
     seed: int
+    variant: str = ""
 
     @property
     def id(self):
-        return f"{self.spec.label}|{self.model}|{self.weighting}|{self.seed}"
+        base = f"{self.spec.label}|{self.model}|{self.weighting}|{self.seed}"
+        return f"{base}|{self.variant}" if self.variant else base
 
 
 @dataclasses.dataclass
@@ -49,22 +69,37 @@ class BenchmarkResults:
 
 
 def plan_runs(config):
-    """The runs of `config` in training order: per (benchmark, seed), baselines first, then models × weightings.
+    """The runs of `config` in training order.
+
+    Per benchmark and seed: the single-task baselines first; at the first seed the tuning
+    searches (with `tuned_baseline`); then the parameter-matched baselines (with
+    `param_matched`), the tuned equal-weight runs, and the models × weightings. Image models are
+    left out of benchmarks with vector inputs.
 
     Returns:
-        A list of `(RunKey, role)` with role `"baseline"` or `"model"`; a run listed both as a
-        baseline and as a model (e.g. `independent_mlp` with `static`) appears once, as baseline.
+        A list of `(RunKey, role)` with a role of `ROLES`; a run listed both as a baseline and as
+        a model (e.g. `independent_mlp` with `static`) appears once, as baseline.
     """
     plan = []
     for spec in config.benchmarks:
-        for seed in config.seeds:
+        models = [m for m in config.models if runs_on(m, spec)]
+        shared = [m for m in models if config.baseline_for(m) not in (None, m)]
+        for index, seed in enumerate(config.seeds):
             seen = set()
-            baselines = [config.baseline_for(m) for m in config.models]
+            baselines = [config.baseline_for(m) for m in models]
             for name in dict.fromkeys(b for b in baselines if b is not None):
                 key = RunKey(spec, name, "static", seed)
                 plan.append((key, "baseline"))
                 seen.add(key.id)
-            for model in config.models:
+            extras = []
+            if config.tuned_baseline and index == 0:
+                extras += [(RunKey(spec, m, "static", seed, "tuning"), "tuning") for m in shared]
+            if config.param_matched:
+                extras += [(RunKey(spec, m, "static", seed, "param_matched"), "param_matched") for m in shared]
+            if config.tuned_baseline:
+                extras += [(RunKey(spec, m, "static", seed, "tuned"), "tuned") for m in shared]
+            plan += extras
+            for model in models:
                 for weighting in config.weightings:
                     key = RunKey(spec, model, weighting, seed)
                     if key.id not in seen:
@@ -137,7 +172,7 @@ def run_benchmarks(config, out_dir, progress=True, plots=True, command=None):
             current = {bench_key: data.pop(bench_key) if bench_key in data else load(config, key.spec, key.seed)}
         start = time.perf_counter()
         try:
-            record = train_one(config, key, current[bench_key], role)
+            record = run_one(config, key, current[bench_key], role, store, out_dir)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as error:  # a failing run must not lose the rest of the grid
@@ -148,13 +183,13 @@ def run_benchmarks(config, out_dir, progress=True, plots=True, command=None):
         store.put(key.id, record)
         store.save(config)
         clock.tick(record["seconds"])
-        say(clock.line(index, key, role, time.perf_counter() - start, _quick_delta(config, store, key, role)))
+        say(clock.line(index, key, role, time.perf_counter() - start, _quick_note(config, store, key, role)))
     if not todo:
         store.save(config)
     from . import plots as plots_module
     from . import report
 
-    records = [store.get(key.id) for key, _ in plan if store.get(key.id) is not None]
+    records = [store.get(key.id) for key, role in plan if role != "tuning" and store.get(key.id) is not None]
     rows = report.summarize(records, config)
     markdown = report.markdown_report(rows, config, command=command, failed=failed)
     files = {"json": store.path}
@@ -166,6 +201,7 @@ def run_benchmarks(config, out_dir, progress=True, plots=True, command=None):
         figure = plots_module.correlation_figure(records, config, out_dir)
         if figure:
             files["plots"].append(figure)
+        files["plots"] += plots_module.sweep_figures(rows, out_dir)
     say(f"Done in {clock.elapsed():.0f} s. Wrote {files['markdown']}, {files['csv']}, {files['json']}"
         + (f" and {len(files['plots'])} plot(s)." if files["plots"] else "."))
     if failed:
@@ -176,12 +212,13 @@ def run_benchmarks(config, out_dir, progress=True, plots=True, command=None):
 def run_preset(name, out_dir, progress=True, print_table=True, **overrides):
     """Runs preset `name` (see `PRESETS`) into `out_dir` and prints its per-task tables.
 
-    `run_preset("quick", out_dir)` trains a hard-sharing MLP and an MMoE MLP next to the
-    single-task (independent) baseline on the offline two-digit set, one seed, in well under a
-    minute on two CPU cores.
+    `run_preset("quick", out_dir)` trains a hard-sharing MLP next to the single-task
+    (independent) baseline on two versions of the GradNorm regression pair with 100 training
+    examples per task, 3 seeds, in about a minute on two CPU cores: related tasks on one scale
+    (sharing helps) and the same tasks with one task's labels 100 times larger (sharing hurts).
 
     Args:
-        name: `"quick"`, `"offline"`, `"correlation"` or `"tiny"`.
+        name: `"quick"`, `"offline"`, `"sweep"`, `"correlation"` or `"tiny"`.
         out_dir: the output folder.
         progress: print one line per run.
         print_table: print the per-task tables at the end.
@@ -203,13 +240,21 @@ def run_preset(name, out_dir, progress=True, print_table=True, **overrides):
 
 # ---------------------------------------------------------------------- one run
 def load(config, spec, seed):
-    """Loads benchmark `spec` for `seed` with the configured options."""
+    """Loads benchmark `spec` for `seed` with the configured options (and its `train_size` subset)."""
     from mtl_keras.benchmarks import datasets
 
     try:
-        return datasets.load_benchmark(spec.name, seed=seed, **config.options_for(spec))
+        bench = datasets.load_benchmark(spec.name, seed=seed, **config.options_for(spec))
     except TypeError as error:  # an option the loader does not take
         raise BenchmarkConfigError(f"Benchmark '{spec.label}': {error}") from None
+    from .subsets import separate_task_inputs, subsample_train
+
+    options = dict(spec.options)
+    if options.get("task_inputs", "shared") == "separate":
+        bench = separate_task_inputs(bench, seed, options.get("train_size"), spec.label)
+    elif spec.train_size is not None:
+        bench = subsample_train(bench, spec.train_size, seed, spec.label)
+    return bench
 
 
 def check_compatible(spec, bench, models):
@@ -234,25 +279,54 @@ def settings(config, key):
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "patience": config.patience,
+        "monitor": config.monitor,
+        "steps_per_epoch": config.steps_per_epoch,
         "eval_batch_size": config.eval_batch_size,
         "benchmark_options": config.options_for(key.spec),
+        "train_size": key.spec.train_size,
         "model_options": config.model_options.get(key.model, {}),
     }
+    if key.variant in ("tuning", "tuned"):
+        value["tuning"] = {
+            "trials": config.tuning_trials,
+            "lr_range": list(config.tuning_lr_range),
+            "weight_decay_range": list(config.tuning_weight_decay_range),
+            "seed": config.seeds[0],
+        }
     return json.loads(json.dumps(value, default=str))
 
 
-def train_one(config, key, bench, role="model"):
-    """Trains and evaluates one run; returns its record (test metrics by task, history, timing)."""
-    import keras
+def run_one(config, key, bench, role, store, out_dir):
+    """Runs one entry of the plan: a training run, or (role `"tuning"`) a search; returns its record."""
+    from . import baselines
+
+    if role == "tuning":
+        reference = store.get(RunKey(key.spec, config.baseline_for(key.model), "static", key.seed).id)
+        if reference is None or "validation_results" not in reference:
+            raise RuntimeError(f"the single-task baseline of '{key.model}' has no validation results to tune against")
+        return baselines.tune_equal_weight(config, key, bench, reference["validation_results"], out_dir)
+    tuned = None
+    if role == "tuned":
+        search = store.get(RunKey(key.spec, key.model, "static", config.seeds[0], "tuning").id)
+        if search is None:
+            raise RuntimeError(f"the tuning search of '{key.model}' on '{key.spec.label}' has not finished")
+        tuned = search["best"]
+    return train_one(config, key, bench, role, tuned=tuned)
+
+
+def streams(config, key, bench, model_name):
+    """`(train, validation, test, input_shape, fit_kwargs)` of a run of zoo model `model_name` on `bench`.
+
+    Vector models on image benchmarks get flattened images. With `config.steps_per_epoch` the
+    training stream repeats and `fit_kwargs` holds the steps per epoch.
+    """
     import numpy as np
 
     import mtl_keras as mk
-    from mtl_keras import zoo
 
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(key.seed)
-    flatten = model_input_kind(key.model) == "vector" and len(bench.input_shape) > 1
-    input_shape = (int(np.prod(bench.input_shape)),) if flatten else bench.input_shape
+    flatten = model_input_kind(model_name) == "vector" and len(bench.input_shape) > 1
+    input_shape = input_shape_for(model_name, bench)
+    steps = config.steps_per_epoch
 
     def prepare(x):
         x = np.asarray(x)
@@ -263,25 +337,61 @@ def train_one(config, key, bench, role="model"):
         data = bench.splits[split]
         if bench.mode == "shared":
             x, labels = data
-            return mk.data.shared_input_dataset(
+            dataset = mk.data.shared_input_dataset(
                 prepare(x), labels, batch_size=batch, tasks=bench.tasks, shuffle=training, seed=key.seed
             )
+            return dataset.repeat() if training and steps else dataset
         data = {name: (prepare(x), y) for name, (x, y) in data.items()}
         return mk.data.multitask_dataset(
-            data, batch_size=batch, tasks=bench.tasks, shuffle=training, seed=key.seed, repeat=training
+            data, batch_size=batch, tasks=bench.tasks, shuffle=training, seed=key.seed, repeat=training,
+            steps_per_epoch=steps if training else None,
         )
 
-    train, validation, test = stream("train", True), stream("validation", False), stream("test", False)
-    model = zoo.create_model(key.model, tasks=bench.tasks, input_shape=input_shape, **config.model_options.get(key.model, {}))
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), weighting=build_weighting(key.weighting))
-    callbacks = []
-    if config.patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
-        )
+    fit_kwargs = {"steps_per_epoch": steps} if steps and bench.mode == "shared" else {}
+    return stream("train", True), stream("validation", False), stream("test", False), input_shape, fit_kwargs
+
+
+def input_shape_for(model_name, bench):
+    """The input shape zoo model `model_name` sees on `bench` (images flattened for vector models)."""
+    import numpy as np
+
+    if model_input_kind(model_name) == "vector" and len(bench.input_shape) > 1:
+        return (int(np.prod(bench.input_shape)),)
+    return tuple(bench.input_shape)
+
+
+def train_one(config, key, bench, role="model", tuned=None):
+    """Trains and evaluates one run; returns its record (test and validation metrics by task, history, timing).
+
+    Role `"param_matched"` trains the `independent` model sized to `key.model`'s parameter count
+    (`baselines.param_matched`); role `"tuned"` trains `key.model` with equal weights and the
+    learning rate and weight decay of `tuned` (the search's best values).
+    """
+    import keras
+
+    from mtl_keras import zoo
+    from mtl_keras.tuning.hypermodel import make_optimizer
+
+    from . import baselines, monitor
+
+    model_name, overrides, extra = key.model, dict(config.model_options.get(key.model, {})), {}
+    if role == "param_matched":
+        matched = baselines.param_matched(key.model, bench.tasks, input_shape_for(key.model, bench), overrides)
+        model_name, overrides = matched["model"], matched["overrides"]
+        extra["param_matched"] = matched
+    learning_rate, weight_decay = config.learning_rate, 0.0
+    if role == "tuned":
+        learning_rate, weight_decay = float(tuned["learning_rate"]), float(tuned.get("weight_decay") or 0.0)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(key.seed)
+    train, validation, test, input_shape, fit_kwargs = streams(config, key, bench, model_name)
+    model = zoo.create_model(model_name, tasks=bench.tasks, input_shape=input_shape, **overrides)
+    model.compile(optimizer=make_optimizer(learning_rate, weight_decay), weighting=build_weighting(key.weighting))
+    callbacks = monitor.early_stopping(config.monitor, config.patience, bench.tasks) if config.patience else []
     start = time.perf_counter()
-    history = model.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0)
+    history = model.fit(train, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0, **fit_kwargs)
     logs = model.evaluate(test, return_dict=True, verbose=0)
+    validation_logs = model.evaluate(validation, return_dict=True, verbose=0)
     seconds = time.perf_counter() - start
     test_results = _floats(model.results_by_task(logs))
     bad = [t for t, metrics in test_results.items() if any(not math.isfinite(v) for v in metrics.values())]
@@ -291,23 +401,32 @@ def train_one(config, key, bench, role="model"):
         "id": key.id,
         "benchmark": key.spec.label,
         "benchmark_name": key.spec.name,
+        "base_benchmark": key.spec.base_label,
+        "train_size": key.spec.train_size,
+        "train_examples": bench.num_examples("train"),
         "info": _scalars(bench.info),
         "model": key.model,
+        "built_model": model_name,
+        "overrides": json.loads(json.dumps(overrides, default=str)),
         "weighting": key.weighting,
         "seed": key.seed,
         "role": role,
         "settings": settings(config, key),
+        "learning_rate": learning_rate,
+        "weight_decay": weight_decay,
         "tasks": [{"name": t.name, "kind": t.kind} for t in bench.tasks],
-        "flattened": flatten,
+        "flattened": model_input_kind(model_name) == "vector" and len(bench.input_shape) > 1,
         "params": int(model.count_params()),
         "epochs_run": len(history.epoch),
         "seconds": round(seconds, 3),
         "test": test_results,
         "test_loss": float(logs["loss"]),
+        "validation_results": _floats(model.results_by_task(validation_logs)),
         "history": {
             "train": _floats(model.results_by_task(history.history)),
             "validation": _floats(model.results_by_task(history.history, prefix="val_")),
         },
+        **extra,
     }
 
 
@@ -359,16 +478,20 @@ class _Clock:
     def line(self, index, key, role, seconds, note):
         left = (self.total - self.done) * (self.elapsed() / max(self.done, 1))
         width = len(str(self.total))
-        model = f"{key.model} (baseline)" if role == "baseline" else key.model
+        model = {"baseline": f"{key.model} (baseline)", "param_matched": f"{key.model} (param-matched STL)",
+                 "tuning": f"{key.model} (tuning EW)", "tuned": f"{key.model} (tuned EW)"}.get(role, key.model)
         return (
             f"[{index + 1:>{width}}/{self.total}] {key.spec.label:22} {model:28} {key.weighting:12} seed {key.seed}"
             f"  {seconds:6.1f} s  {note:18}  elapsed {_clock(self.elapsed())}, left ~{_clock(left)}"
         )
 
 
-def _quick_delta(config, store, key, role):
+def _quick_note(config, store, key, role):
     if role == "baseline":
         return "single-task ref"
+    if role == "tuning":
+        best = store.get(key.id)["best"]
+        return f"lr {best['learning_rate']:.2g}, wd {best['weight_decay']:.2g}"
     baseline = config.baseline_for(key.model)
     if baseline is None:
         return ""

@@ -6,9 +6,11 @@ from mtl_keras.layers.cgc import CGC
 from mtl_keras.layers.concat_conditioning import ConcatConditioning
 from mtl_keras.layers.conditioning import TaskConditioning
 from mtl_keras.layers.cross_stitch import CrossStitch
+from mtl_keras.layers.dselect_k import DSelectK
 from mtl_keras.layers.film import FiLM
 from mtl_keras.layers.heads import TaskHeads
 from mtl_keras.layers.mmoe import MMoE
+from mtl_keras.layers.mtan import MTAN
 from mtl_keras.layers.multiplicative_conditioning import MultiplicativeConditioning
 from mtl_keras.layers.ple import PLE
 from mtl_keras.layers.residual_block import ResidualBlock
@@ -23,8 +25,10 @@ __all__ = [
     "CGC",
     "ConcatConditioning",
     "CrossStitch",
+    "DSelectK",
     "FiLM",
     "MMoE",
+    "MTAN",
     "MultiplicativeConditioning",
     "PLE",
     "ResidualBlock",

@@ -64,6 +64,8 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
       `lambda`, log-uniform in `lambda_range`. Needs a soft-sharing model (`soft_sharing_*`);
       with a model choice it is only active for the soft-sharing models.
     - `"lr"`: the Adam learning rate, `learning_rate`, log-uniform in `lr_range`.
+    - `"weight_decay"`: decoupled weight decay (AdamW, Loshchilov & Hutter 2019), `weight_decay`,
+      log-uniform in `weight_decay_range`.
     - `"weighting"`: the weighting strategy, `weighting`, one of `weightings`. The task weights
       are only searched (and used) with `"static"`.
     - `"model"`: the zoo model, `model`, one of `model` (a list of at least two names).
@@ -79,6 +81,9 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
         lambda_range: `(low, high)`, `0 < low <= high`. Defaults to `(1e-4, 10.0)`.
         learning_rate: the fixed learning rate when `"lr"` is not searched. Defaults to `1e-3`.
         lr_range: `(low, high)` of the searched learning rate. Defaults to `(1e-4, 1e-2)`.
+        weight_decay: the fixed decoupled weight decay when `"weight_decay"` is not searched.
+            Defaults to 0 (plain Adam).
+        weight_decay_range: `(low, high)` of the searched weight decay. Defaults to `(1e-5, 1e-1)`.
         weightings: registered strategy names for `"weighting"`. Defaults to
             `("static", "uncertainty", "dwa")`.
         objective: a `MultiTaskObjective`. Defaults to Δm against single-task baselines
@@ -113,6 +118,8 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
         lambda_range=(1e-4, 10.0),
         learning_rate=1e-3,
         lr_range=(1e-4, 1e-2),
+        weight_decay=0.0,
+        weight_decay_range=(1e-5, 1e-1),
         weightings=("static", "uncertainty", "dwa"),
         objective=None,
         model_overrides=None,
@@ -170,6 +177,10 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
         self.lambda_range = _positive_range("lambda_range", lambda_range)
         self.lr_range = _positive_range("lr_range", lr_range)
         self.learning_rate = float(learning_rate)
+        self.weight_decay_range = _positive_range("weight_decay_range", weight_decay_range)
+        if not (isinstance(weight_decay, (int, float)) and math.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"MultiTaskHyperModel: weight_decay must be a number >= 0. Received: weight_decay={weight_decay!r}")
+        self.weight_decay = float(weight_decay)
         self.soft_models = [m for m in self.models if has_soft_sharing(m)]
         if "lambda" in search and not self.soft_models:
             raise ValueError(
@@ -225,6 +236,10 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
             values["learning_rate"] = hp.Float("learning_rate", *self.lr_range, sampling="log")
         else:
             values["learning_rate"] = self.learning_rate
+        if "weight_decay" in self.search:
+            values["weight_decay"] = hp.Float("weight_decay", *self.weight_decay_range, sampling="log")
+        else:
+            values["weight_decay"] = self.weight_decay
         return values
 
     def _weight_values(self, hp):
@@ -245,7 +260,7 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
         return {t: len(draws) * e / total for t, e in draws.items()}
 
     def decode(self, hp):
-        """The values a trial uses: `{"model", "weights", "lambda", "learning_rate", "weighting"}`.
+        """The values a trial uses: `{"model", "weights", "lambda", "learning_rate", "weight_decay", "weighting"}`.
 
         `weights` is `{task: ω}` (`None` when not searched, i.e. each `Task.weight`), `lambda` is
         `None` when the model has no soft sharing or `λ` is not searched (the zoo default).
@@ -267,7 +282,7 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
             overrides["penalty_weight"] = values["lambda"]
         model = zoo.create_model(values["model"], tasks=self.tasks, input_shape=self.input_shape, **overrides)
         weighting = StaticWeighting(values["weights"]) if values["weighting"] == "static" else values["weighting"]
-        model.compile(optimizer=keras.optimizers.Adam(values["learning_rate"]), weighting=weighting)
+        model.compile(optimizer=make_optimizer(values["learning_rate"], values["weight_decay"]), weighting=weighting)
         return model
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
@@ -306,6 +321,13 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
             logs = model.evaluate(_only_task(validation, task.name, self.task_names), return_dict=True, verbose=0)
             baselines[task.name] = {m: float(v) for m, v in model.results_by_task(logs)[task.name].items()}
         return baselines
+
+
+def make_optimizer(learning_rate, weight_decay=0.0):
+    """Adam, or AdamW (decoupled weight decay) when `weight_decay > 0`."""
+    if weight_decay > 0:
+        return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+    return keras.optimizers.Adam(learning_rate)
 
 
 def _only_task(dataset, name, task_names):

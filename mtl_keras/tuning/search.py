@@ -100,7 +100,7 @@ class TuningResult:
 
     Attributes:
         best: the best trial's decoded values (`model`, `weights`, `lambda`, `learning_rate`,
-            `weighting`), or `None` on a distributed worker (the chief holds the results).
+            `weight_decay`, `weighting`), or `None` on a distributed worker (the chief holds the results).
         best_score: the best objective value.
         objective: the objective's log name; `direction`: `"max"` or `"min"`.
         trials: one dict per trial, best first: `trial_id`, `status`, `score` and the decoded values.
@@ -152,6 +152,8 @@ def describe_values(values, score=None, objective=None):
         )
     lines.append(f"- lambda: {_fmt(values['lambda']) if values.get('lambda') is not None else '-'}")
     lines.append(f"- learning_rate: {_fmt(values['learning_rate'])}")
+    if values.get("weight_decay"):
+        lines.append(f"- weight_decay: {_fmt(values['weight_decay'])}")
     lines.append(f"- weighting: {values['weighting']}")
     return lines
 
@@ -166,6 +168,7 @@ def summary_table(trials, task_names, objective):
         *[f"w_{t}" for t in task_names],
         "lambda",
         "learning_rate",
+        "weight_decay",
         "weighting",
         "status",
     ]
@@ -180,6 +183,7 @@ def summary_table(trials, task_names, objective):
             *[_fmt(weights[t]) if t in weights else "-" for t in task_names],
             _fmt(trial.get("lambda")),
             _fmt(trial.get("learning_rate")),
+            _fmt(trial.get("weight_decay")),
             trial.get("weighting", "-"),
             trial["status"],
         ]
@@ -213,7 +217,8 @@ def collect_results(tuner, hypermodel):
     trials.sort(key=lambda t: (t["score"] is None or math.isnan(t["score"]), sign * (t["score"] or 0.0)))
     done = [t for t in trials if t["score"] is not None and not math.isnan(t["score"])]
     best = done[0] if done else None
-    best_values = {k: best[k] for k in ("model", "weights", "lambda", "learning_rate", "weighting")} if best else None
+    keys = ("model", "weights", "lambda", "learning_rate", "weight_decay", "weighting")
+    best_values = {k: best[k] for k in keys} if best else None
     return TuningResult(
         best_values, best["score"] if best else None, objective.name, objective.direction, trials, tuner, hypermodel
     )

@@ -18,6 +18,10 @@ def film_stack():
     return [keras.layers.Dense(6), layers.FiLM(2, kernel_initializer="glorot_uniform"), keras.layers.ReLU()]
 
 
+def conv(filters):
+    return keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")
+
+
 CASES = {
     # name: (class, init kwargs, input shape, call kwargs, expected output shape, trainable, non-trainable)
     "heads_all": (layers.TaskHeads, {"output_units": [3, 1], "hidden_units": [4]}, (4, 5), {}, [(4, 3), (4, 1)], 8, 0),
@@ -109,6 +113,26 @@ CASES = {
     "mmoe_one": (layers.MMoE, {"num_tasks": 2, "num_experts": 2, "expert_units": [4, 2]}, (4, 5), {"task_index": 1}, (4, 2), 12, 0),
     "cgc": (layers.CGC, {"num_tasks": 2, "num_task_experts": 1, "num_shared_experts": 2, "expert_units": [4]}, (4, 5), {}, [(4, 4)] * 2, 12, 0),
     "cgc_per_task_inputs": (layers.CGC, {"num_tasks": 2, "expert_units": [3]}, [(4, 5), (4, 5)], {}, [(4, 3)] * 2, 10, 0),
+    "dselect_k": (layers.DSelectK, {"num_tasks": 2, "num_experts": 4, "k": 2, "expert_units": [3]}, (4, 5), {}, [(4, 3)] * 2, 16, 0),
+    "dselect_k_static_one": (
+        layers.DSelectK,
+        {"num_tasks": 2, "num_experts": 3, "k": 2, "expert_units": [3], "gating": "static", "entropy_weight": 0.1},
+        (4, 5),
+        {"task_index": 1},
+        (4, 3),
+        10,
+        0,
+    ),
+    "mtan": (layers.MTAN, {"num_tasks": 2, "stages": [conv(4), conv(6)]}, (4, 10, 14, 1), {}, [(4, 6)] * 2, 39, 18),
+    "mtan_one_map": (
+        layers.MTAN,
+        {"num_tasks": 3, "stages": [conv(4)], "attention_units": 2, "pooling": None},
+        (4, 8, 8, 2),
+        {"task_index": 2},
+        (4, 4, 4, 4),
+        26,
+        12,
+    ),
     "ple": (layers.PLE, {"num_tasks": 2, "num_levels": 2, "expert_units": [4]}, (4, 5), {}, [(4, 4)] * 2, 22, 0),
     "ple_one": (layers.PLE, {"num_tasks": 3, "num_levels": 2, "num_shared_experts": 2, "expert_units": [3]}, (4, 5), {"task_index": 1}, (4, 3), 34, 0),
     # the zoo's stack of shared and task-aware layers, and its ResNet block

@@ -109,3 +109,22 @@ def test_cli_parses_and_rejects_bad_ranges(tmp_path, capsys):
     args = parser.parse_args(["tune", "--search", "", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="search space is empty"):
         cli.run(args)
+
+
+def test_weight_decay_is_searched_with_adamw():
+    import keras
+    import keras_tuner
+
+    model = hypermodel(model="test_hard_sharing_mlp", search="lr,weight_decay", weight_decay_range=(1e-4, 1e-2))
+    hp = keras_tuner.HyperParameters()
+    built = model.build(hp)  # declares the hyper-parameters at their defaults (the range's low end)
+    assert set(hp.values) == {"learning_rate", "weight_decay"}
+    values = model.decode({"learning_rate": 3e-3, "weight_decay": 5e-3})
+    assert values["weight_decay"] == 5e-3 and values["learning_rate"] == 3e-3
+    assert isinstance(built.optimizer, keras.optimizers.AdamW)
+    assert float(built.optimizer.weight_decay) == pytest.approx(hp.values["weight_decay"])
+    plain = hypermodel(model="test_hard_sharing_mlp", search="lr")
+    assert type(plain.build(keras_tuner.HyperParameters()).optimizer) is keras.optimizers.Adam
+    assert plain.decode({"learning_rate": 1e-3})["weight_decay"] == 0.0
+    with pytest.raises(ValueError, match="weight_decay=-0.1"):
+        hypermodel(search="lr", weight_decay=-0.1)

@@ -89,6 +89,9 @@ def test_list_models_wildcards():
     for family in families:
         assert f"{family}_mlp" in names and f"test_{family}_mlp" in names and f"{family}_mlp_small" in names
         assert f"{family}_conv" in names and f"{family}_resnet" in names
+    for family in ("dselect_k",):
+        assert {f"{family}_mlp", f"{family}_mlp_small", f"{family}_conv", f"{family}_resnet", f"test_{family}_mlp"} <= set(names)
+    assert zoo.list_models("*mtan*") == ["mtan_conv", "mtan_resnet", "test_mtan_conv", "test_mtan_resnet"]  # conv only
     assert zoo.list_models("film*") == ["film_conv", "film_mlp", "film_mlp_small", "film_resnet"]
     assert zoo.list_models("test_*") == [n for n in names if n.startswith("test_")]
     assert zoo.list_models("no_such_*") == []
@@ -156,3 +159,27 @@ def test_register_model_decorator():
     finally:
         zoo.MODELS._entries.pop("_custom_zoo_test_mlp")
         zoo.MODELS._metadata.pop("_custom_zoo_test_mlp")
+
+
+@pytest.mark.parametrize("name", ["test_hard_sharing_conv", "test_mtan_conv", "test_mmoe_resnet"])
+def test_image_models_can_flatten_instead_of_pooling(name):
+    """`pooling="flatten"` keeps where features are (left vs right digit); the default averages them away."""
+    x, _ = _data("image", n=4)
+    pooled = zoo.create_model(name, tasks=_tasks(), input_shape=x.shape[1:])
+    flat = zoo.create_model(name, tasks=_tasks(), input_shape=x.shape[1:], pooling="flatten")
+    assert flat.count_params() > pooled.count_params()
+    assert flat(x)["digit"].shape == (4, 3)
+    with pytest.raises(ValueError, match="pooling='max'"):
+        zoo.create_model(name, tasks=_tasks(), input_shape=x.shape[1:], pooling="max")
+    with pytest.raises(ValueError, match="'pooling'"):
+        zoo.create_model("test_hard_sharing_mlp", tasks=_tasks(), pooling="flatten")
+
+
+def test_new_families_have_their_papers_and_arguments():
+    mtan = zoo.describe_model("mtan_conv")
+    assert mtan["family"] == "mtan" and mtan["paper"].startswith("Liu, Johns, Davison")
+    assert "attention_units" in mtan["arguments"] and "pooling" in mtan["arguments"]
+    dselect = zoo.describe_model("dselect_k_mlp")
+    assert dselect["paper"].startswith("Hazimeh") and {"k", "gamma", "gating", "entropy_weight"} <= set(dselect["arguments"])
+    model = zoo.create_model("test_dselect_k_mlp", tasks=_tasks(), input_shape=VECTOR_SHAPE, k=1, gating="static")
+    assert model.body.k == 1 and model.body.gating == "static"

@@ -24,6 +24,8 @@ penalties (soft sharing) and layer losses add their gradient to every variable t
 import numpy as np
 import tensorflow as tf
 
+from mtl_keras.weighting import GramWeighting, combine_blocks, gram_from_blocks
+
 
 def gradient(tape, target, sources, output_gradients=None):
     """`tape.gradient` with zeros (not None) for sources the target does not depend on."""
@@ -60,15 +62,23 @@ def on_parameters(tape, losses, shared, others, weighting, extra, step, scale=1.
         `(shared_grads, other_grads, weights)`: gradients aligned with `shared` and `others`, and
         the task weights `[T]`.
     """
-    rows, other_grads = [], [tf.zeros(tuple(v.shape), "float32") for v in others]
+    per_task, other_grads = [], [tf.zeros(tuple(v.shape), "float32") for v in others]
     for loss, flag in zip(losses.task_losses, tf.unstack(losses.active)):
         # The tape recorded the losses, not products made after it closed: seed with the 0/1 flag.
         grads = gradient(tape, loss, shared + others, output_gradients=tf.cast(flag * scale, loss.dtype))
-        rows.append(_flatten(grads[: len(shared)]) / scale)
+        per_task.append([tf.cast(g, tf.float32) / scale for g in grads[: len(shared)]])
         other_grads = [a + tf.cast(g, a.dtype) for a, g in zip(other_grads, grads[len(shared) :])]
-    matrix = weighting.sum_over_replicas(tf.stack(rows))
-    direction, weights = weighting.combine_gradients(matrix, weighting.global_losses(losses.losses), step)
-    shared_grads = _split(direction * (scale / _num_replicas()), shared)  # the optimizer sums replicas again
+    global_losses = weighting.global_losses(losses.losses)
+    if isinstance(weighting, GramWeighting) and shared:
+        # K = Σ_variables B_v B_vᵀ block by block, never forming the [T, P] matrix (faster here).
+        blocks = weighting.sum_over_replicas([tf.stack(column) for column in zip(*per_task)])
+        weights = weighting.weights_from_gram(gram_from_blocks(blocks), global_losses, step)
+        directions = combine_blocks(weights, blocks)
+    else:
+        matrix = weighting.sum_over_replicas(tf.stack([_flatten(grads) for grads in per_task]))
+        direction, weights = weighting.combine_gradients(matrix, global_losses, step)
+        directions = _split(direction, shared)
+    shared_grads = [d * (scale / _num_replicas()) for d in directions]  # the optimizer sums replicas again
     if extra is not None:
         penalty = gradient(tape, extra, shared + others, output_gradients=tf.cast(scale, extra.dtype))
         shared_grads = [g + tf.cast(p, g.dtype) for g, p in zip(shared_grads, penalty[: len(shared)])]
