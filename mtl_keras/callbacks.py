@@ -1,16 +1,16 @@
 """Keras callbacks for multi-task training."""
 
+import math
+
 import keras
-import numpy as np
 
 
 class TerminateOnNaNTask(keras.callbacks.Callback):
     """Stops training when a task's loss becomes NaN or infinite, and names the task.
 
-    Like `keras.callbacks.TerminateOnNaN`, but per task: the model counts, inside its training
-    step, the steps at which each trained task's loss was not finite, and this callback reads the
-    counts after every batch (in Keras's callback thread, so the training loop does not wait for
-    it). `MultiTaskModel.fit` adds it unless told not to.
+    Like `keras.callbacks.TerminateOnNaN`, but per task: it reads every `<task>_loss` in the logs
+    after each batch, and a task whose loss is not finite although it had labelled examples (a
+    task without any logs NaN on purpose) is named. `MultiTaskModel.fit` adds it unless told not to.
 
     Args:
         raise_error: raise a `FloatingPointError` instead of stopping quietly. Defaults to False.
@@ -27,15 +27,18 @@ class TerminateOnNaNTask(keras.callbacks.Callback):
         self.nan_task = None
 
     def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        names = getattr(self.model, "task_names", [])
+        bad = [n for n in names if f"{n}_loss" in logs and not math.isfinite(float(logs[f"{n}_loss"]))]
+        if not bad or self.nan_task is not None:
+            return
         trackers = getattr(self.model, "trackers", None)
-        if trackers is None or self.nan_task is not None:
+        # A NaN in one replica's logs may only mean it had no example of the task: check the totals.
+        diverged = [n for n in bad if n in trackers.diverged_tasks()] if trackers is not None else bad
+        if not diverged:
             return
-        counts = np.asarray(keras.ops.convert_to_numpy(trackers.nonfinite.counts))
-        if not (counts > 0).any():
-            return
-        self.nan_task = self.model.task_names[int(np.flatnonzero(counts > 0)[0])]
-        value = (logs or {}).get(f"{self.nan_task}_loss", float("nan"))
-        message = f"Batch {batch}: task '{self.nan_task}' has an invalid loss ({value}); terminating training."
+        self.nan_task = diverged[0]
+        message = f"Batch {batch}: task '{self.nan_task}' has an invalid loss ({logs[f'{self.nan_task}_loss']}); terminating training."
         print(message)
         self.model.stop_training = True
         if self.raise_error:
@@ -43,16 +46,17 @@ class TerminateOnNaNTask(keras.callbacks.Callback):
 
 
 class SyncDataPosition(keras.callbacks.Callback):
-    """Starts every epoch of a step-indexed stream at the model's current step.
+    """Starts a step-indexed stream at the model's current step when training starts.
 
     `mtl_keras.data` streams are indexed by the training step (the batch at step `s` depends only
-    on the seed and `s`). At each epoch start this callback sets the stream's position to the
-    optimizer's step count, so training restored from a checkpoint (e.g. by
-    `keras.callbacks.BackupAndRestore`) continues with exactly the batches an uninterrupted run
-    would have used. A run restored in the middle of an epoch (a checkpoint saved every few
-    batches) finishes that epoch with the steps it had left: the stream marks the rest of the
-    pass idle (`SyncDataPositionExact` also ends the epoch there). `MultiTaskModel.fit` adds it for
-    such streams, first among the callbacks.
+    on the seed and `s`). `MultiTaskModel.fit` iterates one endless stream for the whole run; when
+    training starts, this callback sets the stream's position to the optimizer's step count, so a
+    run restored from a checkpoint (e.g. by `keras.callbacks.BackupAndRestore`) continues with
+    exactly the batches an uninterrupted run would have used. A run restored in the middle of an
+    epoch (a checkpoint saved every few batches) finishes that epoch with the steps it had left:
+    `SyncDataPositionExact` ends it there, or, when several steps run per call, the stream fills
+    the epoch with idle steps that the model skips. `MultiTaskModel.fit` adds it, first among the
+    callbacks.
 
     Args:
         stream: the `mtl_keras.data.stream.ArrayStream`.
@@ -65,15 +69,24 @@ class SyncDataPosition(keras.callbacks.Callback):
         self.steps_per_epoch = int(steps_per_epoch)
         self._steps_left = None
         self._cut = False
+        self._started = False
+
+    def on_train_begin(self, logs=None):
+        self._started = False
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self._started:
+            return
+        self._started = True
         step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         start = int(keras.ops.convert_to_numpy(self.model.epoch_origin)) + epoch * self.steps_per_epoch
         left = start + self.steps_per_epoch - step
         self.stream.position.assign(step)
         partial = 0 < left < self.steps_per_epoch
-        self.stream.pass_data_steps.assign(left if partial else -1)
-        self._steps_left = left if partial else None
+        self.stream.next_pass_steps.assign(left if partial else -1)
+        idle = self.steps_per_epoch - left if partial and self.model.steps_per_execution > 1 else 0
+        self.stream.next_pass_idle.assign(idle)
+        self._steps_left = left if partial and not idle else None
 
     def on_epoch_end(self, epoch, logs=None):
         if self._cut:  # the epoch was cut short by this callback, not stopped by another

@@ -175,9 +175,12 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
                 uses each `Task.weight`) or a `mtl_keras.weighting.Weighting`.
             loss, metrics: not used: each `Task` carries its loss and metrics. Passing them raises.
             **kwargs: forwarded to `keras.Model.compile` (`jit_compile`, `steps_per_execution`,
-                `run_eagerly`, ...).
+                `run_eagerly`, ...). Without `steps_per_execution`, `fit` on a `mtl_keras.data` stream
+                runs up to 32 steps per call (a divisor of the epoch; 1 under `tf.distribute`).
         """
         strategy = fitting.compiled_weighting(self.tasks, weighting, loss, metrics)
+        #: `steps_per_execution` left to the model: `fit` on a library stream picks it (see `fitting`).
+        self.auto_steps_per_execution = "steps_per_execution" not in kwargs
         super().compile(optimizer=optimizer, **kwargs)
         self.weighting = strategy
         self._compile_kwargs = dict(kwargs)
@@ -227,7 +230,7 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
         """
         if not self.compiled:
             raise RuntimeError("Call compile() before fit().")
-        x, y, kwargs, extra_callbacks = fitting.training_data(self, x, y, kwargs)
+        x, y, kwargs, extra_callbacks = fitting.training_data(self, x, y, kwargs, callbacks)
         callbacks = fitting.training_callbacks(self, callbacks, extra_callbacks, terminate_on_nan)
         with fitting.data_errors():
             return super().fit(x, y, *args, callbacks=callbacks, **kwargs)

@@ -94,7 +94,7 @@ def check_weights_train_something(weighting, tasks):
 
 
 # ---------------------------------------------------------------------------- fit
-def training_data(model, x, y, kwargs):
+def training_data(model, x, y, kwargs, callbacks=None):
     """Checks and prepares the training (and validation) data of `fit`.
 
     Returns:
@@ -109,7 +109,14 @@ def training_data(model, x, y, kwargs):
         sampling = None
         if model.tasks_per_step < len(model.tasks):
             sampling = Sampling(model.sampler, model.tasks_per_step, model.seed)
-        x = stream.training_dataset(sampling, steps_per_epoch=steps)
+        resumable = any(isinstance(c, keras.callbacks.BackupAndRestore) for c in callbacks or [])
+        choose_steps_per_execution(model, steps)
+        if steps % model.steps_per_execution == 0:
+            # One endless stream for the whole run (a new iterator every epoch costs tens of ms).
+            x = stream.training_dataset(sampling, steps_per_epoch=steps, resumable=resumable, endless=True)
+            kwargs["steps_per_epoch"] = steps
+        else:  # Keras would run whole calls past the epoch's end: one pass per epoch instead
+            x = stream.training_dataset(sampling, steps_per_epoch=steps, resumable=resumable)
         extra.append(SyncDataPosition(stream, steps))
         kwargs.setdefault("shuffle", False)
         _prepare(model, x, training=True)
@@ -127,6 +134,23 @@ def training_data(model, x, y, kwargs):
         if source is not None:
             model.label_scaler.adapt(scaling_labels(model, source))
     return x, y, kwargs, extra
+
+
+def choose_steps_per_execution(model, steps_per_epoch, most=32):
+    """Sets a model's `steps_per_execution` (when compiled without one) to the largest divisor of the epoch up to `most`.
+
+    Running several steps per call of the compiled function saves the Python loop's overhead of
+    each step (results are the same). Under a `tf.distribute` strategy it stays 1 (TensorFlow
+    refuses more there).
+    """
+    if not getattr(model, "auto_steps_per_execution", False):
+        return
+    chosen = 1
+    if not tf.distribute.has_strategy() and model.distribute_strategy is tf.distribute.get_strategy() and not model.run_eagerly:
+        chosen = max(d for d in range(1, min(most, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
+    if chosen != model.steps_per_execution:
+        model.steps_per_execution = chosen
+        model.train_function = None  # rebuilt by fit with the new count
 
 
 def training_callbacks(model, callbacks, extra, terminate_on_nan):

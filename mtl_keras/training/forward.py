@@ -14,6 +14,25 @@ import keras
 from keras import ops
 
 from mtl_keras import _compat
+from mtl_keras.layers.base import TaskAwareLayer
+
+#: Keras layers whose output for an example depends on that example alone (and that add no loss).
+PER_EXAMPLE_LAYERS = tuple(
+    getattr(keras.layers, name)
+    for name in (
+        "Activation", "Add", "Average", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "Concatenate",
+        "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D", "Conv3DTranspose", "Cropping1D",
+        "Cropping2D", "Cropping3D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D", "Dot", "Dropout", "ELU",
+        "EinsumDense", "Embedding", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+        "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+        "GroupNormalization", "Identity", "InputLayer", "LayerNormalization", "LeakyReLU", "MaxPooling1D",
+        "MaxPooling2D", "MaxPooling3D", "Maximum", "Minimum", "Multiply", "PReLU", "Permute", "ReLU",
+        "RepeatVector", "Rescaling", "Reshape", "SeparableConv1D", "SeparableConv2D", "Softmax",
+        "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "Subtract", "UnitNormalization",
+        "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+    )
+    if hasattr(keras.layers, name)
+)
 
 
 class TaskOutputs(NamedTuple):
@@ -72,6 +91,33 @@ def run_tasks(model, objective, features, y, sample_weight, computed, training):
             result = TaskOutputs(*ops.cond(computed[i], lambda c=compute: tuple(c()), lambda i=i, y=labels: tuple(_skipped(model, i, y))))
         outputs.append(result if any(produced) else result._replace(call_loss=None))
     return outputs
+
+
+def runs_once_for_all_tasks(model):
+    """Whether a multi-input step may run the body once on all tasks' batches together.
+
+    True for a fully shared body (not task-aware) built only of layers whose output for an
+    example depends on that example alone (no batch normalization, no layer losses), trained with a
+    loss-level weighting: one pass on the concatenated batches then equals one pass per task, and
+    one large product costs less than `T` small ones. Gradient-level weightings keep one pass per
+    task (each task's backward pass then covers its own rows only).
+    """
+    body = model.body
+    if body is None or isinstance(body, TaskAwareLayer) or model.weighting.uses_gradients:
+        return False
+    layers = [layer for layer in _compat.flatten_layers(body, include_self=True) if not isinstance(layer, (keras.Sequential, keras.Model))]
+    return bool(layers) and all(type(layer) in PER_EXAMPLE_LAYERS and layer.activity_regularizer is None for layer in layers)
+
+
+def one_body_pass(model, inputs):
+    """The body's output for every task's batch, from one call on the batches put together (a list of `T`)."""
+    rows = [ops.shape(keras.tree.flatten(x)[0])[0] for x in inputs]
+    joined = keras.tree.map_structure(lambda *parts: ops.concatenate(parts, axis=0), *inputs)
+    features = model.features(joined, None, training=True)
+    bounds = [0]
+    for count in rows:
+        bounds.append(bounds[-1] + count)
+    return [features[bounds[i] : bounds[i + 1]] for i in range(len(rows))]
 
 
 def _skipped(model, index, labels):

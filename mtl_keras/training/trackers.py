@@ -1,5 +1,7 @@
 """`TaskTrackers`: the logged values of a multi-task model, per task."""
 
+import math
+
 import keras
 from keras import ops
 
@@ -27,14 +29,13 @@ class TaskTrackers:
         self.task_metrics = [t.build_metrics() for t in tasks]
         self.weights = TaskWeightsMean([t.name for t in tasks]) if adaptive else None
         self.penalties = [keras.metrics.Mean(name=f"{name}_penalty") for name in penalty_names]
-        self.nonfinite = NonFiniteCount(len(tasks), name="nonfinite_losses")
         self.group = TaskMetricGroup(list(zip(self.task_losses, self.task_metrics)), self.penalties)
 
     @property
     def metrics(self):
         """The Keras metrics, for `Model.metrics` (reset every epoch, saved with the model)."""
         extra = [self.weights] if self.weights is not None else []
-        return [self.objective, self.group, *extra, self.nonfinite]
+        return [self.objective, self.group, *extra]
 
     def update_training(self, objective, losses, outputs, penalties, weights):
         """Adds one training step.
@@ -49,7 +50,6 @@ class TaskTrackers:
         """
         self.objective.update_state(objective)
         self._update_tasks(losses, outputs)
-        self.nonfinite.update_state(losses.means, losses.active)
         if self.weights is not None:
             self.weights.update_state(weights)
         for tracker, value in zip(self.penalties, penalties):
@@ -75,6 +75,19 @@ class TaskTrackers:
             for metric in self.task_metrics[i]:
                 metric.update_state(y_metric, predictions, sample_weight=mask * active[i])
 
+    def diverged_tasks(self):
+        """The tasks whose mean loss since the last reset is NaN or infinite although they had examples.
+
+        Read outside the training step (under `tf.distribute`, the totals of all replicas).
+        """
+        diverged = []
+        for task, tracker in zip(self.tasks, self.task_losses):
+            count = float(keras.ops.convert_to_numpy(tracker.count))
+            value = float(keras.ops.convert_to_numpy(tracker.total)) / max(count, 1e-30)
+            if count > 0 and not math.isfinite(value):
+                diverged.append(task.name)
+        return diverged
+
     def results_by_task(self, logs, prefix=""):
         """Regroups flat logs (`{"a_loss": .., "a_accuracy": ..}`) into `{task: {metric: value}}`."""
         grouped = {}
@@ -90,25 +103,6 @@ class TaskMean(keras.metrics.Mean):
 
     def result(self):
         return ops.where(self.count > 0, super().result(), float("nan"))
-
-
-class NonFiniteCount(keras.metrics.Metric):
-    """Per task, the steps whose loss was NaN or infinite (read by `TerminateOnNaNTask`; not logged)."""
-
-    def __init__(self, num_tasks, name="nonfinite_losses", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.num_tasks = int(num_tasks)
-        self.counts = self.add_variable(shape=(self.num_tasks,), initializer="zeros", name="counts")
-
-    def update_state(self, losses, active):
-        bad = ops.logical_not(ops.isfinite(losses)) & (active > 0)
-        self.counts.assign_add(ops.cast(bad, "float32"))
-
-    def result(self):
-        return {}
-
-    def get_config(self):
-        return {**super().get_config(), "num_tasks": self.num_tasks}
 
 
 class TaskMetricGroup(_compat.MetricGroup):

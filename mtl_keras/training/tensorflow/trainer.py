@@ -130,6 +130,8 @@ def _features(model, x, tape):
         missing = [name for name in model.task_names if name not in x]
         if missing:
             raise ValueError(f"Tasks with labels but no inputs in the batch: {missing}.")
+        if forward.runs_once_for_all_tasks(model):
+            return forward.one_body_pass(model, [x[name] for name in model.task_names]), None, None
         return [lambda i=i, name=name: model.features(x[name], i, training=True) for i, name in enumerate(model.task_names)], None, None
     shared = model.features(x, None, training=True)
     return (list(shared) if isinstance(model.body, TaskAwareLayer) else [shared] * len(model.tasks)), None, None
