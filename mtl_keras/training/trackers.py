@@ -37,43 +37,39 @@ class TaskTrackers:
         extra = [self.weights] if self.weights is not None else []
         return [self.objective, self.group, *extra]
 
-    def update_training(self, objective, losses, outputs, penalties, weights):
-        """Adds one training step.
+    def update_task(self, index, labels, predictions, mask, loss_sum, count):
+        """Adds one task's batch: its masked loss sum over `count` examples, and its metrics.
 
         Args:
-            objective: the step's scalar objective (all replicas), penalties included.
-            losses: the step's `TaskLosses`.
-            outputs: list of `(y_metric, predictions, mask)` per task (predictions in natural units),
-                `None` for a task absent from the batch.
-            penalties: the penalised layers' values.
-            weights: the task weights `[T]` of the step.
+            index: the task's index.
+            labels: the labels as metrics see them.
+            predictions: the predictions in natural units (probabilities, original units).
+            mask: per-example weights (0 for masked examples).
+            loss_sum: the masked loss summed over the batch; count: the batch's labelled examples.
         """
+        self.task_losses[index].update_state(ops.divide_no_nan(loss_sum, count), sample_weight=count)
+        for metric in self.task_metrics[index]:
+            metric.update_state(labels, predictions, sample_weight=mask)
+
+    def update_penalties(self, penalties):
+        """Adds one step's values of the penalised layers."""
+        for tracker, value in zip(self.penalties, penalties):
+            tracker.update_state(value)
+
+    def update_objective(self, objective, weights):
+        """Adds one training step's objective (all replicas, penalties included) and task weights `[T]`."""
         self.objective.update_state(objective)
-        self._update_tasks(losses, outputs)
         if self.weights is not None:
             self.weights.update_state(weights)
-        for tracker, value in zip(self.penalties, penalties):
-            tracker.update_state(value)
 
-    def update_evaluation(self, losses, outputs, penalties, penalty_total):
-        """Adds one evaluation batch (every task present, each over its own examples)."""
+    def update_evaluation(self, losses, penalties, penalty_total):
+        """Adds one evaluation batch's objective terms (every task over its own examples) and penalties.
+
+        The per-task losses and metrics are added by `update_task` as each task is computed.
+        """
         present = losses.active
         self.objective.update_evaluation(losses.means * losses.counts * present, losses.counts * present, penalty_total)
-        self._update_tasks(losses, outputs)
-        for tracker, value in zip(self.penalties, penalties):
-            tracker.update_state(value)
-
-    def _update_tasks(self, losses, outputs):
-        active = ops.unstack(losses.active, num=len(self.tasks))
-        counts = ops.unstack(losses.counts, num=len(self.tasks))
-        means = ops.unstack(losses.means, num=len(self.tasks))
-        for i, output in enumerate(outputs):
-            if output is None:  # a task absent from the batch
-                continue
-            y_metric, predictions, mask = output
-            self.task_losses[i].update_state(means[i], sample_weight=counts[i] * active[i])
-            for metric in self.task_metrics[i]:
-                metric.update_state(y_metric, predictions, sample_weight=mask * active[i])
+        self.update_penalties(penalties)
 
     def diverged_tasks(self):
         """The tasks whose mean loss since the last reset is NaN or infinite although they had examples.

@@ -34,7 +34,9 @@ class TensorFlowTrainer:
         weighting = self.weighting
         with tf.GradientTape(persistent=weighting.uses_gradients) as tape:
             features, representation, copies = _features(self, x, tape)
-            outputs = forward.run_tasks(self, self.objective, features, y, sample_weight, computed, training=True)
+            outputs = forward.run_tasks(
+                self, self.objective, features, y, sample_weight, computed, True, self.trackers.update_task
+            )
             losses = self.objective.combine(                                           # 3. Σ ω_i L_i (+ penalties)
                 [o.loss_sum for o in outputs], [o.count for o in outputs], sampled, weighting.sum_over_replicas
             )
@@ -52,9 +54,8 @@ class TensorFlowTrainer:
         del tape
         task_variables = [self.task_variables(i) for i in range(len(self.tasks))]
         self.updates.apply(grads, variables, losses.active, task_variables)          # 5. apply the optimizer
-        predictions = [(o.labels, self.finalize_output(t, o.raw), o.mask) for t, o in zip(self.tasks, outputs)]
-        logged = objective * _num_replicas() + (0.0 if extra is None else extra)
-        self.trackers.update_training(logged, losses, predictions, penalties, weights)
+        self.trackers.update_objective(objective * _num_replicas() + (0.0 if extra is None else extra), weights)
+        self.trackers.update_penalties(penalties)
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -65,21 +66,20 @@ class TensorFlowTrainer:
             raw = self(x, training=False, raw=True)
         else:
             raw = dict(zip(self.task_names, self.heads(self.features(x, None, False), training=False)))
-        sums, counts, predictions = [], [], []
+        sums, counts = [], []
         for i, task in enumerate(self.tasks):
             if task.name not in names:
                 sums.append(tf.zeros([]))
                 counts.append(tf.zeros([]))
-                predictions.append(None)
                 continue
             weights = sample_weight.get(task.name) if isinstance(sample_weight, dict) else None
             total, count, labels, mask = self.objective.task_sum(i, y[task.name], raw[task.name], weights)
+            self.trackers.update_task(i, labels, self.finalize_output(task, raw[task.name]), mask, total, count)
             sums.append(total)
             counts.append(count)
-            predictions.append((labels, self.finalize_output(task, raw[task.name]), mask))
         losses = self.objective.combine(sums, counts, tf.constant([float(p) for p in present]))
         penalties = [layer.penalty() for layer in self.penalty_layers]
-        self.trackers.update_evaluation(losses, predictions, penalties, tf.add_n(penalties) if penalties else tf.zeros([]))
+        self.trackers.update_evaluation(losses, penalties, tf.add_n(penalties) if penalties else tf.zeros([]))
         return _step_logs(self)
 
     def predict_step(self, data):
@@ -130,8 +130,6 @@ def _features(model, x, tape):
         missing = [name for name in model.task_names if name not in x]
         if missing:
             raise ValueError(f"Tasks with labels but no inputs in the batch: {missing}.")
-        if forward.runs_once_for_all_tasks(model):
-            return forward.one_body_pass(model, [x[name] for name in model.task_names]), None, None
         return [lambda i=i, name=name: model.features(x[name], i, training=True) for i, name in enumerate(model.task_names)], None, None
     shared = model.features(x, None, training=True)
     return (list(shared) if isinstance(model.body, TaskAwareLayer) else [shared] * len(model.tasks)), None, None
