@@ -110,7 +110,7 @@ def training_data(model, x, y, kwargs, callbacks=None):
         if model.tasks_per_step < len(model.tasks):
             sampling = Sampling(model.sampler, model.tasks_per_step, model.seed)
         resumable = any(isinstance(c, keras.callbacks.BackupAndRestore) for c in callbacks or [])
-        choose_steps_per_execution(model, steps)
+        choose_steps_per_execution(model, steps, callbacks)
         if steps % model.steps_per_execution == 0:
             # One endless stream for the whole run (a new iterator every epoch costs tens of ms).
             x = stream.training_dataset(sampling, steps_per_epoch=steps, resumable=resumable, endless=True)
@@ -136,21 +136,42 @@ def training_data(model, x, y, kwargs, callbacks=None):
     return x, y, kwargs, extra
 
 
-def choose_steps_per_execution(model, steps_per_epoch, most=32):
+def choose_steps_per_execution(model, steps_per_epoch, callbacks=None, most=32):
     """Sets a model's `steps_per_execution` (when compiled without one) to the largest divisor of the epoch up to `most`.
 
     Running several steps per call of the compiled function saves the Python loop's overhead of
-    each step (results are the same). Under a `tf.distribute` strategy it stays 1 (TensorFlow
-    refuses more there).
+    each step (results are the same). It stays 1 under a `tf.distribute` strategy (TensorFlow
+    refuses more there) and when one of the user's own callbacks has a per-batch hook, so that
+    the hook sees every batch as it would without this choice.
     """
     if not getattr(model, "auto_steps_per_execution", False):
         return
     chosen = 1
-    if not tf.distribute.has_strategy() and model.distribute_strategy is tf.distribute.get_strategy() and not model.run_eagerly:
+    if (
+        not tf.distribute.has_strategy()
+        and model.distribute_strategy is tf.distribute.get_strategy()
+        and not model.run_eagerly
+        and not any(wants_every_batch(c) for c in callbacks or [])
+    ):
         chosen = max(d for d in range(1, min(most, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
     if chosen != model.steps_per_execution:
         model.steps_per_execution = chosen
         model.train_function = None  # rebuilt by fit with the new count
+
+
+_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end")
+
+
+def wants_every_batch(callback):
+    """Whether `callback` is a user's own callback with a per-batch training hook.
+
+    Keras's and this library's callbacks count batches correctly when several run per call; a
+    user's hook may rely on seeing each batch index, so it keeps one step per call.
+    """
+    module = type(callback).__module__ or ""
+    if module.split(".")[0] in ("keras", "mtl_keras", "tensorflow", "tf_keras", "keras_tuner"):
+        return False
+    return any(getattr(type(callback), hook, None) is not getattr(keras.callbacks.Callback, hook) for hook in _BATCH_HOOKS)
 
 
 def training_callbacks(model, callbacks, extra, terminate_on_nan):

@@ -35,7 +35,11 @@ def clone_model(model):
     copy = type(model).from_config(model.get_config())
     if not copy.built:
         copy.build(shape)
-    copy.set_weights(model.get_weights())
+    # The compiled weighting's state (tracked by the model for checkpoints) is training state, like
+    # the optimizer's: the copy is not compiled, so only the network's own weights are copied.
+    weighting = getattr(model, "weighting", None)
+    skip = {id(v) for v in (weighting.variables if weighting is not None else [])}
+    copy.set_weights([v.numpy() for v in model.weights if id(v) not in skip])
     return copy
 
 

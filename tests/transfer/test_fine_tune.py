@@ -137,3 +137,18 @@ def test_bad_input(pretrained):
         transfer.FineTuner(mk.MultiTaskModel([mk.Task("a", num_classes=2)], body=trunk()), mk.Task("t", num_classes=2))
     with pytest.raises(ValueError, match="No layer named"):
         transfer.FineTuner(pretrained, mk.Task("t", num_classes=2), freeze=["d9"])
+
+
+def test_fine_tunes_a_model_compiled_with_a_stateful_weighting(target_data):
+    """The weighting's own state (here DB-MTL's gradient averages) belongs to training, not to the copy."""
+    x, z = features(128, 3)
+    labels = source_labels(z)
+    model = mk.MultiTaskModel([mk.Task(k, num_classes=2) for k in labels], body=trunk(), input_shape=(12,))
+    strategy = mk.weighting.DBMTL()
+    strategy.build((len(labels), sum(int(np.prod(v.shape)) for v in model.shared_variables)))
+    model.compile(keras.optimizers.Adam(3e-3), weighting=strategy)
+    model.fit(mk.data.shared_input_dataset(x, labels, batch_size=64), epochs=1, verbose=0)
+    assert len(model.weights) > len(model.body.weights) + len(model.heads.weights)  # the strategy's state is tracked
+    tuner = transfer.FineTuner(model, mk.Task("t", num_classes=2))
+    np.testing.assert_allclose(tuner.model.body(target_data[0]), model.body(target_data[0]), atol=1e-6)
+    tuner.compile(learning_rate=1e-2).fit(_data(target_data), epochs=1, verbose=0)
