@@ -18,7 +18,7 @@ PRESETS = {
 
 
 def _factory(name, backbone, preset):
-    def factory(tasks, input_shape=None, units=None, filters=None, alpha=1.0, cosine_weight=1.0, seed=0, name=name):
+    def factory(tasks, input_shape=None, units=None, filters=None, alpha=1.0, cosine_weight=0.1, seed=0, name=name):
         from mtl_keras.pareto import PreferenceBody, PreferenceModel
 
         sizes = {"units": preset["units"] if units is None else units}

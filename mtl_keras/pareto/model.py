@@ -29,7 +29,7 @@ class PreferenceModel(MultiTaskModel):
         heads: task heads (default: linear `TaskHeads`).
         alpha: Dirichlet concentration of the training preferences (`> 0`; 1 is uniform on the simplex,
             below 1 favours the corners). Defaults to 1.
-        cosine_weight: COSMOS's `λ >= 0`. Defaults to 1.
+        cosine_weight: COSMOS's `λ >= 0` (see `PreferenceObjective`). Defaults to 0.1.
         seed: seed of the preference draws.
         input_shape: optional input shape (without batch), to build at construction.
         **kwargs: forwarded to `MultiTaskModel` (e.g. `name`). Inputs are shared (one `x` for all tasks).
@@ -45,7 +45,7 @@ class PreferenceModel(MultiTaskModel):
     Learning", ICDM 2021; Navon et al., "Learning the Pareto Front with Hypernetworks", ICLR 2021.
     """
 
-    def __init__(self, tasks, body=None, heads=None, alpha=1.0, cosine_weight=1.0, seed=0, input_shape=None, **kwargs):
+    def __init__(self, tasks, body=None, heads=None, alpha=1.0, cosine_weight=0.1, seed=0, input_shape=None, **kwargs):
         alpha = float(alpha)
         if not (np.isfinite(alpha) and alpha > 0):
             raise ValueError(f"PreferenceModel: alpha must be a finite number > 0. Received: alpha={alpha!r}")
