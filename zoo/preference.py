@@ -13,7 +13,7 @@ PRESETS = {
     "cosmos_mlp": ("mlp", "vector", {"units": (64, 64)}),
     "test_cosmos_mlp": ("mlp", "vector", {"units": (8,)}),
     "cosmos_conv": ("conv", "image", {"filters": (16, 32), "units": (64,)}),
-    "test_cosmos_conv": ("conv", "image", {"filters": (4,), "units": (8,)}),
+    "test_cosmos_conv": ("conv", "image", {"filters": (8,), "units": (16,)}),
 }
 
 

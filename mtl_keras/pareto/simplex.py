@@ -86,7 +86,9 @@ def check_weight_vectors(weights, num_tasks, name="weights", tolerance=SUM_TOLER
     """
     if weights is None:
         raise ValueError(f"{name}: no weight vectors. Received: {name}=None")
-    rows = [weights] if np.ndim(weights) == 1 and len(weights) and np.isscalar(weights[0]) else list(weights)
+    rows = list(weights)
+    if rows and all(np.isscalar(v) for v in rows):  # one vector
+        rows = [rows]
     if not rows:
         raise ValueError(f"{name}: no weight vectors; give at least one vector of {num_tasks} weights. Received: {name}={weights!r}")
     return np.stack([check_preference(row, num_tasks, name=f"{name}[{i}]", tolerance=tolerance) for i, row in enumerate(rows)])
