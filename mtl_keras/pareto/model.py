@@ -169,7 +169,4 @@ class PreferenceModel(MultiTaskModel):
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        config = super().get_config()
-        config.pop("sampler", None)
-        config.pop("tasks_per_step", None)
-        return {**config, "alpha": self.alpha, "cosine_weight": self.cosine_weight}
+        return {**super().get_config(), "alpha": self.alpha, "cosine_weight": self.cosine_weight}
