@@ -12,7 +12,7 @@ the test-loss fronts, both with the same reference point (per task the worst tes
 sets plus 10 % of the spread; `mtl_keras.pareto.reference_point`) — target >= 0.95 — and the
 training-time ratio `time(preference model) / time(11 fixed models)` (wall clock of `fit`, measured
 side by side in this process) — target <= 0.2. The fronts of the first seed are drawn in
-`benchmarks/figures/pareto_<benchmark>.png`.
+`benchmarks/figures/pareto_<benchmark>.png`; the raw numbers with `--json FILE`.
 
 Run: `python -m mtl_keras.benchmarks.perf_pareto [--seeds 0,1,2 --epochs 8 --pref-epochs 12]`.
 """
