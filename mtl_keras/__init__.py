@@ -29,7 +29,9 @@ __version__ = "0.1.0"
 DEFER_IMPORTS_VARIABLE = "MTL_KERAS_DEFER_IMPORTS"
 
 _CORE_MODULES = ("callbacks", "data", "distribute", "layers", "samplers", "weighting")
-_LAZY_MODULES = ("export", "zoo", "tuning", "transfer", "evaluation", "saving", "testing", "benchmarks")
+_LAZY_MODULES = ("export", "zoo", "tuning", "transfer", "evaluation", "saving", "testing", "benchmarks", "pareto")
+#: Modules outside the core whose Keras classes must be registered for `.keras` files to reload.
+_SERIALIZABLE_MODULES = ("pareto.model",)
 _ATTRIBUTES = {"Task": ".task", "MultiTaskModel": ".model"}
 
 __getattr__, __dir__ = _lazy_attributes(__name__, _ATTRIBUTES, _CORE_MODULES + _LAZY_MODULES)
@@ -40,7 +42,7 @@ def load():
 
     `import mtl_keras` does this already unless `MTL_KERAS_DEFER_IMPORTS=1`. Imports TensorFlow.
     """
-    for name in _CORE_MODULES:
+    for name in _CORE_MODULES + _SERIALIZABLE_MODULES:
         _importlib.import_module(f"{__name__}.{name}")
     for name in _ATTRIBUTES:
         __getattr__(name)

@@ -116,6 +116,30 @@ def number_range(positive=True):
     return parse
 
 
+def weight_vectors(text):
+    """Weight vectors on the simplex: `W1;W2;...`, each comma-separated, e.g. `0.2,0.8;0.5,0.5`.
+
+    Each vector must hold finite non-negative numbers summing to 1 (within 1e-3); all vectors must have
+    the same length (the number of tasks, checked against the tasks when the command runs).
+    """
+    rows = [r for r in str(text).split(";") if r.strip()]
+    rule = "must be weight vectors W1;W2;..., each comma-separated numbers >= 0 summing to 1, e.g. 0.2,0.8;0.5,0.5"
+    if not rows:
+        raise _error(rule, text)
+    vectors = []
+    for row in rows:
+        try:
+            values = [float(v) for v in row.split(",") if v.strip()]
+        except ValueError:
+            raise _error(rule, text) from None
+        if not values or not all(math.isfinite(v) and v >= 0 for v in values) or abs(sum(values) - 1.0) > 1e-3:
+            raise _error(f"{rule}; bad vector {row.strip()!r}", text)
+        vectors.append(values)
+    if len({len(v) for v in vectors}) != 1:
+        raise _error("must be weight vectors of the same length (one weight per task)", text)
+    return vectors
+
+
 def non_empty(text):
     """A non-blank string (a name)."""
     if not str(text).strip():

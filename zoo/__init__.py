@@ -16,6 +16,7 @@ Example:
 
 from mtl_keras.zoo import conv as conv
 from mtl_keras.zoo import mlp as mlp
+from mtl_keras.zoo import preference as preference
 from mtl_keras.zoo._registry import (
     MODELS,
     accepted_arguments,
