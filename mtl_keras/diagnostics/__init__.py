@@ -4,20 +4,26 @@
 - `group_tasks`: the groups of tasks that maximise total affinity for a number of networks.
 - `TrainingDiagnostics` (callback): per-task gradient norms, gradient cosines and conflicts, task
   weights and expert utilisation, written for TensorBoard.
+- `mtl-keras affinity` (`mtl_keras.diagnostics.cli`): all of it on a benchmark, from the shell.
+
+Names are loaded on first use, so `mtl-keras affinity --help` imports no TensorFlow.
 """
 
-from mtl_keras.diagnostics.affinity import AffinityProbe, TaskAffinity, task_affinity
-from mtl_keras.diagnostics.grouping import Grouping, group_tasks, total_score
-from mtl_keras.diagnostics.heatmap import save_heatmap
-from mtl_keras.diagnostics.training import TrainingDiagnostics
+from mtl_keras._lazy import lazy_attributes
 
-__all__ = [
-    "AffinityProbe",
-    "Grouping",
-    "TaskAffinity",
-    "TrainingDiagnostics",
-    "group_tasks",
-    "save_heatmap",
-    "task_affinity",
-    "total_score",
-]
+_AFFINITY = ("AffinityProbe", "TaskAffinity", "task_affinity")
+_GROUPING = ("Grouping", "group_tasks", "total_score")
+_HEATMAP = ("heatmap_image", "save_heatmap")
+_TRAINING = ("TrainingDiagnostics", "expert_utilisation")
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {
+        **dict.fromkeys(_AFFINITY, ".affinity"),
+        **dict.fromkeys(_GROUPING, ".grouping"),
+        **dict.fromkeys(_HEATMAP, ".heatmap"),
+        **dict.fromkeys(_TRAINING, ".training"),
+    },
+    ("affinity", "cli", "experiment", "grouping", "heatmap", "training"),
+)
+
+__all__ = [*_AFFINITY, *_GROUPING, *_HEATMAP, *_TRAINING]
