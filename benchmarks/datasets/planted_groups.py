@@ -48,6 +48,8 @@ def load_planted_groups(
        `s_t ∈ [0.7, 1.3]`, a small task-specific generator `h_t` (own subspace draw) and noise
        `ε ~ N(0, noise_std²)`. Tasks of a group share most of their signal; tasks of different
        groups share none, so a small trunk trained on all of them serves each group worse.
+    4. A last group of one task (the odd one) reads every group's subspace at once: its features
+       overlap and compete with everybody's.
 
     With the default `group_sizes=(3, 2, 1)` the six tasks `task_1 … task_6` form the groups
     `{1, 2, 3}`, `{4, 5}` and the odd task `{6}` (in `info["groups"]`).
@@ -83,6 +85,8 @@ def load_planted_groups(
     rng = np.random.default_rng([seed, 7])
     basis, _ = np.linalg.qr(rng.standard_normal((input_dim, input_dim)))
     generators = [_generator(rng, basis[:, g * rank : (g + 1) * rank], num_sines) for g in range(len(group_sizes))]
+    if group_sizes[-1] == 1 and len(group_sizes) > 1:  # the odd task: entangled with every group's inputs
+        generators[-1] = _generator(rng, basis[:, : rank * len(group_sizes)], num_sines)
     names, group_of, tasks_fns = [], {}, []
     for g, size in enumerate(group_sizes):
         for _ in range(size):

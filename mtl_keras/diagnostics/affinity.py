@@ -116,8 +116,10 @@ class TaskAffinity(keras.callbacks.Callback):
     `callback.matrix` holds the average over the run (`callback.history` every measurement), and
     `mtl_keras.diagnostics.group_tasks(callback.matrix, ...)` suggests which tasks to train together.
 
-    Measurements happen at the end of a training-function call whose steps cross a multiple of
-    `every`; with `steps_per_execution = s > every` that is once per call, every `s` steps.
+    Measurements happen at the end of each training-function call, one per multiple of `every`
+    its steps crossed (each on its own batch): with `steps_per_execution = s > every` (`fit` on a
+    `mtl_keras.data` stream runs up to 32 steps per call) the `s / every` measurements of a call
+    share the parameters at its end, so the average still holds one measurement per `every` steps.
 
     Args:
         data: batches to measure on: a `mtl_keras.data` stream (e.g. the training stream; it is
@@ -175,7 +177,7 @@ class TaskAffinity(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
-        if step // self.every > self._last // self.every:
+        for _ in range(step // self.every - self._last // self.every):
             self.measure(step)
         self._last = step
 

@@ -73,6 +73,7 @@ class TrainingDiagnostics(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
+        self._logs = logs
         if step // self.every > self._last // self.every:
             self.measure(step, logs)
         self._last = step
@@ -111,7 +112,7 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         return values
 
     def _task_weights(self, logs):
-        logs = logs or {}
+        logs = logs if logs is not None else (getattr(self, "_logs", None) or {})
         weights = {}
         for task in self.model.tasks:
             logged = logs.get(f"{task.name}_weight")
