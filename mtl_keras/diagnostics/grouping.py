@@ -17,6 +17,8 @@ subset costs `O(3^T)` (each group, each of its subsets), the partition a dynamic
 subsets, `O(k · 3^T)` — under a second for `T = 10`, the same optimum as trying every choice of `k`
 groups among the `2^T − 1`.
 
+Without overlap (`overlap=False`) the groups partition the tasks and `v(P)` is `P`'s own score.
+
 Heuristic (`T > 10`): greedy agglomeration — start from singletons, repeatedly merge the two
 groups whose union raises the total most (or lowers it least) until `k` groups remain; then a
 pass that moves single tasks between groups while the total rises. The groups form a partition.
@@ -75,7 +77,7 @@ def group_score(matrix, task, group):
     return float(np.mean([matrix[j, task] for j in others])) if others else 0.0
 
 
-def group_tasks(matrix, num_groups, task_names=None, method="auto"):
+def group_tasks(matrix, num_groups, task_names=None, method="auto", overlap=True):
     """Chooses `num_groups` groups of tasks maximising total affinity (TAG's network selection).
 
     Args:
@@ -83,6 +85,9 @@ def group_tasks(matrix, num_groups, task_names=None, method="auto"):
         num_groups: the number of networks to train (the compute budget), `1 ≤ num_groups ≤ T`.
         task_names: names of the tasks in the matrix's order (indices by default).
         method: `"exact"`, `"greedy"`, or `"auto"` (exact for `T ≤ 10`, greedy beyond).
+        overlap: allow a task in several groups, served by one (TAG). With `False` the groups
+            partition the tasks: every member of a group is served by it (the greedy search
+            always returns a partition).
 
     Returns:
         A `Grouping`.
@@ -101,7 +106,7 @@ def group_tasks(matrix, num_groups, task_names=None, method="auto"):
         raise ValueError(f"`method` must be 'auto', 'exact' or 'greedy'. Received: method={method!r}")
     if method == "auto":
         method = "exact" if size <= EXACT_MAX_TASKS else "greedy"
-    pairs = _exact(matrix, int(num_groups)) if method == "exact" else _greedy(matrix, int(num_groups))
+    pairs = _exact(matrix, int(num_groups), overlap) if method == "exact" else _greedy(matrix, int(num_groups))
     pairs = sorted(pairs, key=lambda pair: (-len(pair[1]), min(pair[1])))
     task_scores, groups, served = {}, [], []
     for group, serves in pairs:
@@ -126,15 +131,18 @@ def _bits(mask):
     return [t for t in range(mask.bit_length()) if mask >> t & 1]
 
 
-def _exact(matrix, num_groups):
+def _exact(matrix, num_groups, overlap=True):
     size = matrix.shape[0]
     full = (1 << size) - 1
-    # v[P]: the best value of serving the tasks P by one group G ⊇ P, and that group.
+    # v[P]: the best value of serving the tasks P by one group G ⊇ P (G = P without overlap), and that group.
     value = np.full(1 << size, -np.inf)
     helper = np.zeros(1 << size, dtype=np.int64)
     for group in range(1, full + 1):
         members = _bits(group)
         scores = {t: group_score(matrix, t, members) for t in members}
+        if not overlap:
+            value[group], helper[group] = sum(scores.values()), group
+            continue
         sub = group
         while sub:
             total = sum(scores[t] for t in _bits(sub))

@@ -79,3 +79,23 @@ def test_bad_matrix_and_names():
         group_tasks(np.zeros((2, 2)), 1, ["a"])
     with pytest.raises(ValueError, match="method='best'"):
         group_tasks(np.zeros((2, 2)), 1, method="best")
+
+
+def _brute_force_partition(matrix, num_groups):
+    size = matrix.shape[0]
+    best = -np.inf
+    for labels in itertools.product(range(num_groups), repeat=size):
+        groups = [tuple(t for t in range(size) if labels[t] == g) for g in range(num_groups)]
+        best = max(best, total_score(matrix, [g for g in groups if g]))
+    return best
+
+
+@pytest.mark.parametrize("size,num_groups", [(4, 2), (5, 2), (5, 3)])
+def test_exact_partition_matches_brute_force(size, num_groups):
+    rng = np.random.default_rng(size + num_groups)
+    matrix = rng.normal(size=(size, size))
+    result = group_tasks(matrix, num_groups, overlap=False)
+    assert result.groups == result.served
+    assert sorted(t for g in result.groups for t in g) == list(range(size))
+    assert result.score == pytest.approx(_brute_force_partition(matrix, num_groups))
+    assert result.score <= group_tasks(matrix, num_groups).score + 1e-12  # overlap can only help
