@@ -85,7 +85,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--every", type=int, default=5)
     parser.add_argument("--lookahead-lr", type=float, default=0.05)
-    parser.add_argument("--hidden", default="32,8", help="trunk layer sizes of every model")
+    parser.add_argument("--hidden", default="64,16", help="trunk layer sizes of every model")
     parser.add_argument("--digits-epochs", type=int, default=5)
     parser.add_argument("--out", default="runs/grouping")
     args = parser.parse_args(argv)

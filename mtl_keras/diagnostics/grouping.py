@@ -3,12 +3,13 @@
 Given the affinity matrix `Z` (`Z[i, j]`: effect of a step on task `i` on task `j`'s loss) and
 a number `k` of networks to train, choose `k` groups of tasks (a group may hold any tasks; a task
 may appear in several groups). Each task is *served* by the chosen group where its affinity is
-highest, its score in a group `G` being the mean affinity onto it from the group's other members,
+highest, its score in a group `G` being the summed affinity onto it from the group's other members,
 
-    s(t, G) = mean_{j ∈ G, j ≠ t} Z[j, t]      (0 for a task alone),
+    s(t, G) = Σ_{j ∈ G, j ≠ t} Z[j, t]      (0 for a task alone),
 
-and the groups maximise the total `Σ_t max_{G ∋ t} s(t, G)`. A mean, not a sum, as in TAG: a sum
-would always favour the largest group.
+and the groups maximise the total `Σ_t max_{G ∋ t} s(t, G)`. With `score="mean"` the sum becomes
+a mean over the other members (TAG's normalisation): a weakly related member then lowers its
+group's score, and pairs of best partners are preferred to larger groups.
 
 Exact search (`T ≤ 10`, and beyond on request): the chosen groups split the tasks into the sets
 `P_1 … P_k` they serve, and a set `P` is best served by `v(P) = max_{G ⊇ P} Σ_{t∈P} s(t, G)`. So
@@ -71,13 +72,19 @@ def check_affinity(matrix, task_names=None):
     return matrix, task_names
 
 
-def group_score(matrix, task, group):
-    """`s(t, G)`: the mean affinity onto `task` from the other members of `group` (0 alone)."""
+SCORES = ("sum", "mean")
+
+
+def group_score(matrix, task, group, score="sum"):
+    """`s(t, G)`: the summed (or mean) affinity onto `task` from the other members of `group` (0 alone)."""
     others = [j for j in group if j != task]
-    return float(np.mean([matrix[j, task] for j in others])) if others else 0.0
+    if not others:
+        return 0.0
+    values = [matrix[j, task] for j in others]
+    return float(np.sum(values) if score == "sum" else np.mean(values))
 
 
-def group_tasks(matrix, num_groups, task_names=None, method="auto", overlap=True):
+def group_tasks(matrix, num_groups, task_names=None, method="auto", overlap=True, score="sum"):
     """Chooses `num_groups` groups of tasks maximising total affinity (TAG's network selection).
 
     Args:
@@ -88,6 +95,7 @@ def group_tasks(matrix, num_groups, task_names=None, method="auto", overlap=True
         overlap: allow a task in several groups, served by one (TAG). With `False` the groups
             partition the tasks: every member of a group is served by it (the greedy search
             always returns a partition).
+        score: `"sum"` or `"mean"` of the affinities onto a task from its group's other members.
 
     Returns:
         A `Grouping`.
@@ -104,26 +112,28 @@ def group_tasks(matrix, num_groups, task_names=None, method="auto", overlap=True
         raise ValueError(f"`num_groups` must be an integer between 1 and the number of tasks ({size}). Received: num_groups={num_groups!r}")
     if method not in ("auto", "exact", "greedy"):
         raise ValueError(f"`method` must be 'auto', 'exact' or 'greedy'. Received: method={method!r}")
+    if score not in SCORES:
+        raise ValueError(f"`score` must be 'sum' or 'mean'. Received: score={score!r}")
     if method == "auto":
         method = "exact" if size <= EXACT_MAX_TASKS else "greedy"
-    pairs = _exact(matrix, int(num_groups), overlap) if method == "exact" else _greedy(matrix, int(num_groups))
+    pairs = _exact(matrix, int(num_groups), overlap, score) if method == "exact" else _greedy(matrix, int(num_groups), score)
     pairs = sorted(pairs, key=lambda pair: (-len(pair[1]), min(pair[1])))
     task_scores, groups, served = {}, [], []
     for group, serves in pairs:
         groups.append(tuple(task_names[t] for t in sorted(group)))
         served.append(tuple(task_names[t] for t in sorted(serves)))
         for t in serves:
-            task_scores[task_names[t]] = group_score(matrix, t, group)
+            task_scores[task_names[t]] = group_score(matrix, t, group, score)
     return Grouping(groups, served, float(sum(task_scores.values())), task_scores, method)
 
 
-def total_score(matrix, groups):
+def total_score(matrix, groups, score="sum"):
     """`Σ_t max_{G ∋ t} s(t, G)` of a choice of groups (index tuples); `-inf` if a task is not covered."""
     size = np.asarray(matrix).shape[0]
     best = [-math.inf] * size
     for group in groups:
         for t in group:
-            best[t] = max(best[t], group_score(matrix, t, group))
+            best[t] = max(best[t], group_score(matrix, t, group, score))
     return float(sum(best))
 
 
@@ -131,7 +141,7 @@ def _bits(mask):
     return [t for t in range(mask.bit_length()) if mask >> t & 1]
 
 
-def _exact(matrix, num_groups, overlap=True):
+def _exact(matrix, num_groups, overlap=True, score="sum"):
     size = matrix.shape[0]
     full = (1 << size) - 1
     # v[P]: the best value of serving the tasks P by one group G ⊇ P (G = P without overlap), and that group.
@@ -139,7 +149,7 @@ def _exact(matrix, num_groups, overlap=True):
     helper = np.zeros(1 << size, dtype=np.int64)
     for group in range(1, full + 1):
         members = _bits(group)
-        scores = {t: group_score(matrix, t, members) for t in members}
+        scores = {t: group_score(matrix, t, members, score) for t in members}
         if not overlap:
             value[group], helper[group] = sum(scores.values()), group
             continue
@@ -176,11 +186,11 @@ def _exact(matrix, num_groups, overlap=True):
     return pairs
 
 
-def _greedy(matrix, num_groups):
+def _greedy(matrix, num_groups, score="sum"):
     groups = [[t] for t in range(matrix.shape[0])]
 
     def value(group):
-        return sum(group_score(matrix, t, group) for t in group)
+        return sum(group_score(matrix, t, group, score) for t in group)
 
     while len(groups) > num_groups:
         gains = [
