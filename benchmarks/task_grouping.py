@@ -29,6 +29,11 @@ def _format(matrix, names):
     return "\n".join([head, rule, *rows])
 
 
+def _describe(group, served):
+    helpers = [t for t in group if t not in served]
+    return "{" + ", ".join(served) + "}" + (f" (helped by {', '.join(helpers)})" if helpers else "")
+
+
 def _served_partition(grouping):
     return sorted(sorted(s) for s in grouping.served)
 
@@ -97,7 +102,7 @@ def main(argv=None):
         rows.append(result)
         print(f"\n### planted_groups, seed {seed} ({result['measurements']} measurements, {result['seconds']:.1f} s)\n")
         print(_format(result["matrix"], result["names"]))
-        groups = "; ".join("{" + ", ".join(s) + "}" for s in result["grouping"].served)
+        groups = "; ".join(_describe(g, s) for g, s in zip(result["grouping"].groups, result["grouping"].served))
         print(f"\nsuggested (served): {groups} — recovered: {result['recovered']}", flush=True)
     print("\n| seed | suggested groups (served) | planted recovered | Δm one model per group | Δm one model for all |")
     print("|---|---|---|---|---|")
@@ -110,7 +115,7 @@ def main(argv=None):
         run, grouping = digits(args.digits_epochs, args.every, args.lookahead_lr, args.out)
         print(f"\n### multi_digits ({run.measurements} measurements, {run.seconds:.1f} s)\n")
         print(_format(run.matrix, run.task_names))
-        print("\n2 groups: " + "; ".join("{" + ", ".join(s) + "}" for s in grouping.served))
+        print("\n2 groups: " + "; ".join(_describe(g, s) for g, s in zip(grouping.groups, grouping.served)))
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 

@@ -98,7 +98,8 @@ def group_tasks(matrix, num_groups, task_names=None, method="auto", overlap=True
         score: `"sum"` or `"mean"` of the affinities onto a task from its group's other members.
 
     Returns:
-        A `Grouping`.
+        A `Grouping` of at most `num_groups` groups: fewer when another network would not raise
+        the total (e.g. every task gains most in one group of all).
 
     Example:
 
