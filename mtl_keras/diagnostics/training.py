@@ -63,10 +63,12 @@ class TrainingDiagnostics(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
-        self._variables = _batches.shared_variables(model)
-        self._iterator = _batches.batch_iterator(self.data, self.batch_size)
-        self._function = tf.function(self._measure, reduce_retracing=True)
-        self._gated = isinstance(model.body, (MMoE, CGC, PLE))
+        if getattr(self, "_model_seen", None) is not model:  # trace once per model, not once per fit
+            self._variables = _batches.shared_variables(model)
+            self._iterator = _batches.batch_iterator(self.data, self.batch_size)
+            self._function = tf.function(self._measure, reduce_retracing=True)
+            self._gated = isinstance(model.body, (MMoE, CGC, PLE))
+            self._model_seen = model
         if self.writer is None:
             self.writer = tf.summary.create_file_writer(self.log_dir)
         self._last = int(model.optimizer.iterations.numpy())
