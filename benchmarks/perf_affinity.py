@@ -9,8 +9,8 @@ in one process (interleaved rounds, medians of per-round ratios):
 
 Targets: affinity <= 1.5x, diagnostics <= 1.3x plain training.
 
-Run: `python -m mtl_keras.benchmarks.perf_affinity [--rounds 5 --epochs 4 --tasks 4,8]`
-(about 3 minutes on 2 cores).
+Run: `python -m mtl_keras.benchmarks.perf_affinity [--rounds 7 --epochs 10 --tasks 4,8]`
+(about 4 minutes on 2 cores).
 """
 
 import argparse
@@ -47,8 +47,8 @@ def timers(num_tasks, epochs, log_dir, every=None, diagnostics_every=100):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--tasks", default="4,8")
     parser.add_argument("--every", type=int, default=None, help="TaskAffinity's every (default: its default)")
     args = parser.parse_args(argv)
