@@ -11,10 +11,10 @@ import tensorflow as tf
 from mtl_keras.training import forward
 
 
-def check_every(every, name="every"):
+def check_every(every, name="every", meaning="steps between measurements"):
     """`every` as a positive integer, or a `ValueError` naming the value."""
     if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
-        raise ValueError(f"`{name}` must be a positive integer (steps between measurements). Received: {name}={every!r}")
+        raise ValueError(f"`{name}` must be a positive integer ({meaning}). Received: {name}={every!r}")
     return every
 
 

@@ -95,7 +95,7 @@ def task_affinity(model, data, learning_rate=0.01, steps=1, tasks=None, batch_si
     >>> z.shape
     (2, 2)
     """
-    _batches.check_every(steps, "steps")
+    _batches.check_every(steps, "steps", "batches to average over")
     _check_learning_rate(learning_rate)
     probe = AffinityProbe(model, tasks)
     iterator = _batches.batch_iterator(data, batch_size, seed)
