@@ -9,7 +9,8 @@ Every `every` steps, on its own batch, the callback writes
   adaptive weighting, `Task.weight` otherwise);
 - `expert_utilisation/<task>/expert_<e>`: for an `MMoE`, `CGC` or `PLE` body, the batch mean of
   task `i`'s gate weight on expert `e` (the last extraction level of a `PLE`);
-- histograms `gradient/<task>` of each task's gradient entries, and images `cosine` (the `T × T`
+- histograms `gradient/<task>` of each task's gradient entries (up to 4,096 evenly spaced
+  ones, so the cost stays small), and images `cosine` (the `T × T`
   cosine matrix, blue negative, red positive) and `expert_utilisation` (tasks × experts).
 """
 
@@ -22,6 +23,9 @@ from mtl_keras.diagnostics.heatmap import heatmap_image
 from mtl_keras.layers.cgc import CGC
 from mtl_keras.layers.mmoe import MMoE
 from mtl_keras.layers.ple import PLE
+
+#: Gradient histograms are drawn from at most this many evenly spaced entries of each task's gradient.
+HISTOGRAM_ENTRIES = 4096
 
 
 class TrainingDiagnostics(keras.callbacks.Callback):
@@ -67,6 +71,7 @@ class TrainingDiagnostics(keras.callbacks.Callback):
             self._variables = _batches.shared_variables(model)
             self._iterator = _batches.batch_iterator(self.data, self.batch_size)
             self._function = tf.function(self._measure, reduce_retracing=True)
+            self._write = tf.function(self._write_summaries)  # summary ops run op by op would cost more than the measurement
             self._gated = isinstance(model.body, (MMoE, CGC, PLE))
             self._model_seen = model
         if self.writer is None:
@@ -101,17 +106,23 @@ class TrainingDiagnostics(keras.callbacks.Callback):
             gates = gates.numpy()
             for i, n in enumerate(names):
                 values.update({f"expert_utilisation/{n}/expert_{e}": float(gates[i, e]) for e in range(gates.shape[1])})
-        with self.writer.as_default(step=step):
-            for key, value in values.items():
-                tf.summary.scalar(key, value)
-            if self.histograms:
-                for i, n in enumerate(names):
-                    tf.summary.histogram(f"gradient/{n}", flat[i])
-            tf.summary.image("cosine", heatmap_image(cosine)[None])
-            if gates is not None:
-                tf.summary.image("expert_utilisation", heatmap_image(gates, low=0.0, high=1.0)[None])
+        images = {"cosine": heatmap_image(cosine)[None]}
+        if gates is not None:
+            images["expert_utilisation"] = heatmap_image(gates, low=0.0, high=1.0)[None]
+        histograms = {f"gradient/{n}": flat[i] for i, n in enumerate(names)} if self.histograms else {}
+        scalars = {key: tf.constant(value, tf.float32) for key, value in values.items()}
+        self._write(tf.constant(step, tf.int64), scalars, histograms, images)
         self.last_values = values
         return values
+
+    def _write_summaries(self, step, scalars, histograms, images):
+        with self.writer.as_default(step=step):
+            for key, value in scalars.items():
+                tf.summary.scalar(key, value)
+            for key, value in histograms.items():
+                tf.summary.histogram(key, value)
+            for key, value in images.items():
+                tf.summary.image(key, value)
 
     def _task_weights(self, logs):
         logs = logs if logs is not None else (getattr(self, "_logs", None) or {})
@@ -135,7 +146,8 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         unit = tf.math.divide_no_nan(flat, norms[:, None])
         cosine = tf.matmul(unit, unit, transpose_b=True)
         gates = expert_utilisation(model, x) if self._gated else None
-        return norms, cosine, flat, gates
+        stride = max(1, -(-int(flat.shape[1]) // HISTOGRAM_ENTRIES))
+        return norms, cosine, flat[:, ::stride], gates
 
 
 def expert_utilisation(model, x):

@@ -116,3 +116,9 @@ def test_bad_data():
     model = _linear_model(["a", "b"])
     with pytest.raises(ValueError, match="Received: str"):
         diagnostics.task_affinity(model, "data.csv")
+
+
+def test_bad_steps():
+    model = _linear_model(["a", "b"])
+    with pytest.raises(ValueError, match="steps=0"):
+        diagnostics.task_affinity(model, (np.zeros((4, 5), "float32"), {"a": np.zeros(4), "b": np.zeros(4)}), steps=0)
