@@ -8,7 +8,8 @@ sharing layers (`mtl_keras.layers`), task samplers (`mtl_keras.samplers`), weigh
 strategies, so that `.keras` files of the library's models reload with `keras.models.load_model`
 and no `custom_objects`). The heavier families are attributes loaded on first use:
 `mtl_keras.export`, `mtl_keras.zoo`, `mtl_keras.tuning` (KerasTuner), `mtl_keras.transfer`,
-`mtl_keras.evaluation`, `mtl_keras.saving`, `mtl_keras.testing`, `mtl_keras.benchmarks`.
+`mtl_keras.evaluation`, `mtl_keras.saving`, `mtl_keras.testing`, `mtl_keras.benchmarks`,
+`mtl_keras.diagnostics`.
 
 With the environment variable `MTL_KERAS_DEFER_IMPORTS=1` (the `mtl-keras` command sets it while
 it parses its arguments) even the core waits for its first use, and nothing imports TensorFlow
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 DEFER_IMPORTS_VARIABLE = "MTL_KERAS_DEFER_IMPORTS"
 
 _CORE_MODULES = ("callbacks", "data", "distribute", "layers", "samplers", "weighting")
-_LAZY_MODULES = ("export", "zoo", "tuning", "transfer", "evaluation", "saving", "testing", "benchmarks", "pareto")
+_LAZY_MODULES = ("export", "zoo", "tuning", "transfer", "evaluation", "saving", "testing", "benchmarks", "pareto", "diagnostics")
 #: Modules outside the core whose Keras classes must be registered for `.keras` files to reload.
 _SERIALIZABLE_MODULES = ("pareto.model",)
 _ATTRIBUTES = {"Task": ".task", "MultiTaskModel": ".model"}

@@ -1,4 +1,4 @@
-"""The `mtl-keras` command line: `demo`, `zoo`, `export`, `bench`, `tune`, `pareto`.
+"""The `mtl-keras` command line: `demo`, `zoo`, `export`, `bench`, `tune`, `pareto`, `affinity`.
 
 Arguments are parsed and checked (numbers, ranges, paths: `mtl_keras.cli_arguments`) before
 TensorFlow is imported, so `mtl-keras --help` answers at once and a bad argument fails with a
@@ -20,8 +20,8 @@ from mtl_keras import cli_arguments as types
 from mtl_keras.cli_runtime import EXIT_INTERRUPTED, interruptible, quiet_tensorflow
 
 EXIT_ERROR = 2
-#: Sub-commands that live with their family: export, bench, tune, pareto (when present).
-COMMAND_MODULES = ("mtl_keras.export.cli", "mtl_keras.benchmarks.cli", "mtl_keras.tuning.cli", "mtl_keras.pareto.cli")
+#: Sub-commands that live with their family: export, bench, tune, pareto, affinity (when present).
+COMMAND_MODULES = ("mtl_keras.export.cli", "mtl_keras.benchmarks.cli", "mtl_keras.tuning.cli", "mtl_keras.pareto.cli", "mtl_keras.diagnostics.cli")
 
 
 def demo(args):

@@ -17,7 +17,7 @@ import pytest
 
 from mtl_keras import cli_runtime
 
-COMMANDS = ["demo", "zoo", "export", "bench", "tune", "pareto"]
+COMMANDS = ["demo", "zoo", "export", "bench", "tune", "pareto", "affinity"]
 CONSOLE_SCRIPT = os.path.join(os.path.dirname(sys.executable), "mtl-keras")
 
 

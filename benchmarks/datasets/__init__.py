@@ -5,7 +5,8 @@ test splits in the format of `mtl_keras.data`). Load by name with `load_benchmar
 **options)`; `list_benchmarks()` lists the names.
 
 Offline (generated, deterministic by seed): `mmoe_synthetic`, `gradnorm_scales`, `multi_digits`,
-also available as TFDS builders (`mtl_keras.benchmarks.datasets.tfds_builders`).
+also available as TFDS builders (`mtl_keras.benchmarks.datasets.tfds_builders`), and
+`planted_groups` (six tasks with a known group structure).
 Real (TFDS, the data must be on the machine): `multi_mnist_tfds`, `celeba_attributes`,
 `mnist_fashion`.
 """
@@ -22,6 +23,7 @@ from .mmoe_synthetic import load_mmoe_synthetic
 from .mnist_fashion import load_mnist_fashion
 from .multi_digits import load_multi_digits
 from .multi_mnist_tfds import load_multi_mnist_tfds
+from .planted_groups import load_planted_groups
 from .registry import BENCHMARKS, list_benchmarks, load_benchmark
 
 __all__ = [
@@ -37,5 +39,6 @@ __all__ = [
     "load_mnist_fashion",
     "load_multi_digits",
     "load_multi_mnist_tfds",
+    "load_planted_groups",
     "to_multi_input",
 ]

@@ -9,7 +9,7 @@ from mtl_keras.benchmarks import datasets
 from mtl_keras.benchmarks.datasets import multi_digits, tfds_builders
 from mtl_keras.benchmarks.datasets.celeba_attributes import ATTRIBUTES
 
-OFFLINE = ["gradnorm_scales", "mmoe_synthetic", "multi_digits"]
+OFFLINE = ["gradnorm_scales", "mmoe_synthetic", "multi_digits", "planted_groups"]
 REAL = ["celeba_attributes", "mnist_fashion", "multi_mnist_tfds"]
 TINY = {"num_train": 64, "num_validation": 16, "num_test": 24}
 
