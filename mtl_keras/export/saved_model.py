@@ -147,7 +147,9 @@ def export_saved_model(
             outputs. Defaults to `True`.
 
     Returns:
-        The path of the version directory (a string).
+        The path of the version directory (a string). A `mtl_keras.pareto.PreferenceModel` is
+        exported by `mtl_keras.pareto.export_preference_model` (one signature with a `preference`
+        input), so the trade-off is chosen per request.
 
     Raises:
         ValueError: the model is not a built `MultiTaskModel`, bad arguments, or
@@ -165,6 +167,11 @@ def export_saved_model(
         model = load_model(model)
     if not isinstance(model, MultiTaskModel):
         raise ValueError(f"export_saved_model exports a mtl_keras.MultiTaskModel. Received: {type(model).__name__}")
+    if getattr(model, "takes_preference", False):
+        # A preference-conditioned model is served with its trade-off as an input, never at a fixed one.
+        from mtl_keras.pareto.export import export_preference_model
+
+        return export_preference_model(model, base_dir, version=version, overwrite=overwrite, input_signature=input_signature)
     if not model.built:
         raise ValueError(
             f"Model '{model.name}' is not built, so its input shape and weights are unknown. Build it first: "

@@ -45,6 +45,10 @@ class PreferenceModel(MultiTaskModel):
     Learning", ICDM 2021; Navon et al., "Learning the Pareto Front with Hypernetworks", ICLR 2021.
     """
 
+    #: Served with a `preference` input (`mtl_keras.export.export_saved_model` dispatches on it).
+    takes_preference = True
+
+
     def __init__(self, tasks, body=None, heads=None, alpha=1.0, cosine_weight=0.1, seed=0, input_shape=None, **kwargs):
         alpha = float(alpha)
         if not (np.isfinite(alpha) and alpha > 0):

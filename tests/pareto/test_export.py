@@ -79,3 +79,16 @@ def test_loads_without_mtl_keras_and_saved_model_cli_runs(trained_preference_mod
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     np.testing.assert_allclose(np.load(tmp_path / "out" / "a.npy"), want["a"], rtol=1e-5, atol=1e-6)
+
+
+def test_the_generic_exporter_keeps_the_preference_input(trained_preference_model, tmp_path):
+    """`mk.export.export_saved_model` on a preference model must not freeze it at one trade-off."""
+    from mtl_keras.export import export_saved_model
+
+    path = export_saved_model(trained_preference_model, tmp_path / "generic", version=3)
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    x, _ = conflicting_problem(2, 6)
+    preference = np.array([[0.9, 0.1], [0.1, 0.9]], np.float32)
+    got = serve(inputs=tf.constant(x), preference=tf.constant(preference))
+    want = trained_preference_model.predict(x, preference=preference)
+    np.testing.assert_allclose(got["a"].numpy(), want["a"], rtol=1e-5, atol=1e-6)
