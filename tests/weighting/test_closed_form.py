@@ -17,6 +17,7 @@ def combine(weights, grads):
     """`Gᵀ w` for weights `[T]` and gradients `[T, P]`."""
     return tf.linalg.matvec(grads, tf.cast(weights, grads.dtype), transpose_a=True)
 
+
 CONFLICT = [[1.0, 0.0], [-1.0, 1.0]]
 
 

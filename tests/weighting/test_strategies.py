@@ -14,10 +14,10 @@ def gram(grads):
     return tf.matmul(grads, grads, transpose_b=True)
 
 
-
 def active_mask(gram_matrix):
     """1.0 for the tasks whose gradient row is not zero."""
     return tf.cast(tf.linalg.diag_part(gram_matrix) > 0, gram_matrix.dtype)
+
 
 LOSS_LEVEL = {"static", "uncertainty", "dwa", "rlw", "famo", "gls", "stch"}
 GRAM_BASED = {
