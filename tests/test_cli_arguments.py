@@ -157,7 +157,7 @@ def test_baselines_file(tmp_path):
     rejects(A.baselines_file, write_json(tmp_path, {"a": 1}), "must map each task to {metric: value}; task 'a' maps to 1")
     rejects(A.baselines_file, write_json(tmp_path, {"a": {"m": 1}, "b": {}}), "task 'b' maps to {}")
     for bad in ("true", '"x"', "NaN", "Infinity", "null"):
-        rejects(A.baselines_file, write_json(tmp_path, '{"a": {"m": %s}}' % bad), "must hold finite numbers; 'a' -> 'm' is")
+        rejects(A.baselines_file, write_json(tmp_path, '{"a": {"m": ' + bad + '}}'), "must hold finite numbers; 'a' -> 'm' is")
 
 
 def test_errors_reach_the_user_through_argparse(capsys):
