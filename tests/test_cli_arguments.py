@@ -11,11 +11,13 @@ from mtl_keras import cli_arguments as A
 
 
 def rejects(parse, text, message):
+    """`parse(text)` fails with a message that starts with (or holds) `message` and quotes `text`."""
     with pytest.raises(argparse.ArgumentTypeError) as info:
         parse(text)
-    assert message in str(info.value), str(info.value)
-    assert str(info.value).endswith(f"Received: {text!r}") or "Received" not in message
-    return str(info.value)
+    full = str(info.value)
+    assert full.startswith(message) or (not message.startswith(("must", "cannot", "lists")) and message in full), full
+    assert full.endswith(f". Received: {text!r}"), full
+    return full
 
 
 def test_integer_bounds_are_inclusive_and_named():
@@ -106,7 +108,7 @@ def test_output_folder(tmp_path, monkeypatch):
     locked = str(tmp_path / "locked")
     os.mkdir(locked)
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode: False if os.path.abspath(p) == locked else real_access(p, mode))
+    monkeypatch.setattr(os, "access", lambda p, mode: False if os.path.abspath(p) == locked and mode & os.W_OK else real_access(p, mode))
     rejects(A.output_folder, locked, "must be a writable folder, but this one is not writable")
     rejects(A.output_folder, os.path.join(locked, "new"), f"cannot be created: the folder '{locked}' is not writable")
     assert A.output_folder(str(tmp_path / "other")) == str(tmp_path / "other")
@@ -126,7 +128,7 @@ def test_new_file(tmp_path, monkeypatch):
     rejects(keras_file, str(missing / "m.keras"), f"must be in an existing folder, but '{missing}' does not exist")
     assert A.new_file()(str(tmp_path / "anything.txt")) == str(tmp_path / "anything.txt")
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode: False if os.path.abspath(p) == str(tmp_path) else real_access(p, mode))
+    monkeypatch.setattr(os, "access", lambda p, mode: False if os.path.abspath(p) == str(tmp_path) and mode & os.W_OK else real_access(p, mode))
     rejects(keras_file, target, f"must be in a writable folder, but '{tmp_path}' is not writable")
     assert keras_file.__name__ == "file path"
 
@@ -147,8 +149,10 @@ def write_json(tmp_path, value, name="baselines.json"):
 
 
 def test_baselines_file(tmp_path):
-    good = {"a": {"accuracy": 0.9, "loss": 1}, "b": {"mae": 2.5}}
-    assert A.baselines_file(write_json(tmp_path, good)) == good
+    good = {"a": {"accuracy": 0.9, "loss": 1}, "b": {"mae": 2.5}, "café": {"µ": 1.0}}
+    path = tmp_path / "utf8.json"
+    path.write_bytes(json.dumps(good, ensure_ascii=False).encode("utf-8"))  # UTF-8 whatever the locale
+    assert A.baselines_file(str(path)) == good
     rejects(A.baselines_file, str(tmp_path / "none.json"), "must be a JSON file {task: {metric: value}}, but it does not exist")
     rejects(A.baselines_file, str(tmp_path), "but it is a folder")
     rejects(A.baselines_file, write_json(tmp_path, "{not json"), "but it cannot be read as JSON (")

@@ -47,7 +47,7 @@ def test_fractions():
         checks.check_fractions(["a"])
     with pytest.raises(ValueError, match=r"^fractions must not be empty\. Received: fractions=\[\]$"):
         checks.check_fractions([])
-    for bad in ([0.0, 1.0], [1.5, -0.5], [float("nan"), 1.0], [float("inf")]):
+    for bad in ([0.0, 1.0], [1.5, -0.5], [0.5, 1.5], [float("nan"), 1.0], [float("inf")]):
         with pytest.raises(ValueError, match=r"^Every fraction must be in \(0, 1\]\. Received: fractions="):
             checks.check_fractions(bad)
     with pytest.raises(ValueError) as info:
@@ -62,7 +62,7 @@ def test_inputs():
     checks.check_inputs("c", np.zeros((4, 2), "float32"))
     checks.check_inputs("c", np.array([["a"], ["b"]]))  # not floats: nothing to check
     checks.check_inputs("c", np.zeros((0, 2)))
-    x = np.zeros((3, 2))
+    x = np.zeros((3, 2), "float32")  # any float width
     x[2, 1] = np.inf
     with pytest.raises(ValueError) as info:
         checks.check_inputs("c", x)
@@ -101,6 +101,7 @@ def test_task_arrays():
     with pytest.raises(ValueError, match=r"^Task 'c': labels must be in \[0, 3\)\. Received: label=9$"):
         checks.check_task_arrays("c", x, [0, 9, 2, 0], task=TASKS[0])
     checks.check_task_arrays("c", x, [0, 9, 2, 0])  # no task: sizes and values only
+    checks.check_task_arrays("c", x[:1], [0], task=TASKS[0])  # one example is enough
     with pytest.raises(ValueError) as info:
         checks.check_task_arrays("c", x, [0, 1, 2])
     assert str(info.value) == "Task 'c': x has 4 examples but y has 3 labels."
@@ -109,9 +110,9 @@ def test_task_arrays():
     assert str(info.value) == "Task 'c': the data set is empty (x has 0 examples, y has 0)."
     with pytest.raises(ValueError, match=r"^Task 'c': the data set is empty \(x has 2 examples, y has 0\)\.$"):
         checks.check_task_arrays("c", np.zeros((2, 2)), [])
-    with pytest.raises(ValueError, match="sample_weight has 1 entries for 4 examples"):
+    with pytest.raises(ValueError, match="^Task 'c': sample_weight has 1 entries for 4 examples"):
         checks.check_task_arrays("c", x, [0, 1, 2, 0], weights=[1])
-    with pytest.raises(ValueError, match="inputs must be finite"):
+    with pytest.raises(ValueError, match="^Task 'c': the inputs must be finite"):
         checks.check_task_arrays("c", np.full((4, 2), np.nan), [0, 1, 2, 0])
 
 
@@ -188,6 +189,12 @@ def test_pipeline_errors_become_value_errors():
     assert str(checks.as_value_error(failure("x=", "1e+30"))) == "x=1e+30"
     assert str(checks.as_value_error(failure("x=", " 4 "))) == "x=4"
     assert str(checks.as_value_error(failure("x=", "abc"))) == "x=abc"
+    # TensorFlow's printing of a float is tidied to Python's shortest repr; integers stay as printed
+    assert str(checks.as_value_error(failure("x=", "1.50"))) == "x=1.5"
+    assert str(checks.as_value_error(failure("x=", "0.10000000000000001"))) == "x=0.1"
+    assert str(checks.as_value_error(failure("x=", "5e-01"))) == "x=0.5"
+    assert str(checks.as_value_error(failure("x=", "-nan"))) == "x=nan"
+    assert str(checks.as_value_error(failure("x=", "12345678901234567890"))) == "x=12345678901234567890"
     quoted = tf.errors.InvalidArgumentError(None, None, f"[{checks.MARKER} Task \\'c\\': label=] [1]")
     assert str(checks.as_value_error(quoted)) == "Task 'c': label=1"
     assert checks.as_value_error(RuntimeError("something else")) is None

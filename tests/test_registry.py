@@ -93,3 +93,17 @@ def test_resolve_names_instances_configs_and_none():
     assert isinstance(restored, samplers.ProportionalSampler) and restored.get_config() == {"sizes": [1, 2], "alpha": 0.5}
     with pytest.raises(ValueError, match=r"Cannot interpret a widget from: \{"):
         registry.resolve(config, Base, default="round_widget")
+
+
+def test_suggestions_are_the_five_closest_above_half_similarity():
+    registry = Registry("widget")
+    for i in range(7):
+        registry.register(f"alpha_{i}")(type(f"A{i}", (Base,), {}))
+    with pytest.raises(ValueError) as info:
+        registry.get("alpha_")
+    suggested = str(info.value).split("Did you mean: ")[1].split("?")[0].split(", ")
+    assert len(suggested) == 5 and set(suggested) <= set(registry.names())
+    far = Registry("widget")
+    far.register("abcvwxyz")(Base)  # similarity of "abc": 2·3 / 11 ≈ 0.55, above the 0.5 cutoff
+    with pytest.raises(ValueError, match=r"Did you mean: abcvwxyz\?"):
+        far.get("abc")

@@ -140,7 +140,10 @@ def test_losses_from_names_objects_and_callables():
     default = Task("d", num_classes=3).build_loss()
     np.testing.assert_allclose(np.asarray(default(labels, logits)), [expected], rtol=1e-5)
     binary = Task("b", kind="binary").build_loss()
-    np.testing.assert_allclose(np.asarray(binary(np.array([[0.0]]), np.array([[0.0]]))), [np.log(2.0)], rtol=1e-5)
+    per_example = np.asarray(binary(np.array([[0.0], [1.0]]), np.array([[0.0], [0.0]])))
+    np.testing.assert_allclose(per_example, [np.log(2.0)] * 2, rtol=1e-5)  # one loss per example, from logits
+    probability = Task("p", kind="regression", loss="binary_crossentropy").build_loss()  # regression: not logits
+    np.testing.assert_allclose(np.asarray(probability(np.array([[1.0]]), np.array([[0.25]]))), [-np.log(0.25)], rtol=1e-4)
     mae = Task("r", kind="regression", loss="mae").build_loss()  # regression names are used as they are
     np.testing.assert_allclose(np.asarray(mae(np.array([[1.0]]), np.array([[-2.0]]))), [3.0], rtol=1e-6)
     serialized = Task("r", kind="regression", loss=keras.losses.serialize(keras.losses.MeanAbsoluteError())).build_loss()
@@ -187,7 +190,7 @@ def test_check_labels_by_kind():
     clf = Task("c", num_classes=3)
     clf.check_labels(np.array([0, 1, 2]))
     clf.check_labels(np.array([[0], [2]]))
-    clf.check_labels(np.array([0.0, 2.0]))  # whole numbers stored as floats are class ids
+    clf.check_labels(np.array([0.0, 1.0, 2.0]))  # whole numbers stored as floats are class ids
     for labels, message in (
         (np.array([-1, 0]), r"labels must be in \[0, 3\)\. Received: label=-1"),
         (np.array([0, 3]), r"labels must be in \[0, 3\)\. Received: label=3"),
@@ -201,7 +204,7 @@ def test_check_labels_by_kind():
     Task("c", num_classes=3, missing_label=7).check_labels(np.array([0, 7, 2]))  # the marker is skipped
     Task("c", num_classes=3, missing_label="nan").check_labels(np.array([0.0, np.nan]))
     binary = Task("b", kind="binary", units=2)
-    binary.check_labels(np.array([[0, 1], [1, 1]]))
+    binary.check_labels(np.array([[0, 1], [1, 1], [0, 0]]))
     Task("b", kind="binary", missing_label=-1).check_labels(np.array([0, -1, 1]))
     with pytest.raises(ValueError, match=r"Task 'b': binary labels must be 0 or 1\. Received: label=-1"):
         binary.check_labels(np.array([[0, -1]]))
@@ -209,6 +212,7 @@ def test_check_labels_by_kind():
         binary.check_labels(np.array([0, 1, 1]))
     reg = Task("r", kind="regression", missing_label="nan")
     reg.check_labels(np.array([1.0, np.nan, -2.0]))
+    Task("r", kind="regression").check_labels(np.array([1, 2, 3]))  # integer labels are numbers
     reg.check_labels(np.zeros((0,)), allow_empty=True)
     with pytest.raises(ValueError, match=r"Task 'r': regression labels must be finite\. Received: label=inf"):
         reg.check_labels(np.array([1.0, np.inf]))
@@ -240,7 +244,7 @@ def test_as_tasks():
     one = Task("a", kind="regression")
     assert as_tasks(one) == [one]
     assert as_tasks([one.get_config(), Task("b", num_classes=2)]) == [one, Task("b", num_classes=2)]
-    with pytest.raises(ValueError, match=r"A multi-task model needs at least one Task\. Received: tasks=\[\]"):
+    with pytest.raises(ValueError, match=r"^A multi-task model needs at least one Task\. Received: tasks=\[\]$"):
         as_tasks([])
     with pytest.raises(ValueError, match="Expected mtl_keras.Task objects. Received: 'a'"):
         as_tasks([one, "a"])
