@@ -178,3 +178,16 @@ def test_sample_draws_k_distinct_tasks_from_the_step_and_seed():
     zero = samplers.ProportionalSampler(sizes=[1, 1], alpha=0.0)
     zero.configure(["a", "b"])
     np.testing.assert_allclose(zero.probabilities(0).numpy(), [0.5, 0.5])
+
+
+def test_probabilities_are_a_distribution_and_draws_use_the_steps_own():
+    uniform = samplers.UniformSampler()
+    uniform.configure(list("abcd"))
+    np.testing.assert_allclose(uniform.probabilities(0).numpy(), [0.25] * 4)
+    # an annealed sampler draws from its distribution at the step: at step 0 p ∝ sizes, at the end uniform
+    annealed = samplers.AnnealedSampler(sizes=[1, 1e6], total_steps=2, alpha_end=0.0)
+    annealed.configure(["a", "b"])
+    early = np.array([annealed.sample(0, 1, seed=s).numpy() for s in range(20)])
+    assert early[:, 1].all()  # p_b ≈ 1 at step 0
+    late = np.array([annealed.sample(1, 1, seed=s).numpy() for s in range(40)])
+    assert 5 < late[:, 0].sum() < 35  # p = (½, ½) at the end
