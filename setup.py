@@ -32,6 +32,10 @@ setup(
         "matplotlib==3.11.2",
         "scipy==1.17.1",
     ],
-    extras_require={"test": ["pytest==9.2.0", "ruff==0.17.6"]},
+    extras_require={
+        "test": ["pytest==9.2.0", "ruff==0.17.6", "hypothesis==6.170.15"],
+        # mutation testing (tools/mutation.py), not part of CI
+        "mutation": ["mutmut==3.8.1"],
+    },
     entry_points={"console_scripts": ["mtl-keras=mtl_keras_cli:main"]},
 )

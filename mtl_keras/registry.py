@@ -39,6 +39,17 @@ class Registry:
 
         return decorator
 
+    def unregister(self, name):
+        """Removes the entry registered under `name` (e.g. to register it anew); returns it.
+
+        Raises:
+            ValueError: if nothing is registered under `name` (listing close names).
+        """
+        entry = self.get(name)
+        del self._entries[name]
+        del self._metadata[name]
+        return entry
+
     def get(self, name):
         """Returns the entry registered under `name`, or raises a `ValueError` listing close names."""
         if name in self._entries:

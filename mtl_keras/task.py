@@ -69,7 +69,7 @@ class Task:
         label_scaling=None,
         missing_label=None,
     ):
-        if not isinstance(name, str) or not _NAME_PATTERN.match(name):
+        if not isinstance(name, str) or not _NAME_PATTERN.fullmatch(name):  # fullmatch: `$` would pass "a\n"
             raise ValueError(
                 "A task name must start with a letter and use only letters, digits and '_'. "
                 f"Received: name={name!r}"
@@ -188,7 +188,8 @@ class Task:
         valid = labels
         if self.missing_label is not None:
             if self.missing_label == "nan":
-                valid = labels[~np.isnan(labels.astype("float64"))]
+                if np.issubdtype(labels.dtype, np.number):  # else the kind's checks below name the dtype
+                    valid = labels[~np.isnan(labels.astype("float64"))]
             else:
                 valid = labels[labels != self.missing_label]
         if self.kind == "classification":

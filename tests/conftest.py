@@ -7,6 +7,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Property tests (tests/properties): few examples, no per-example deadline (the first call of a
+# TensorFlow function traces it), and derandomized so that CI runs the same examples every time.
+# `HYPOTHESIS_PROFILE=explore` draws more, random examples when hunting for counter-examples.
+settings.register_profile(
+    "ci", max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("explore", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # Two logical CPU devices so `tf.distribute.MirroredStrategy` tests run on one CPU machine. This must
 # happen before TensorFlow initialises its devices, i.e. before any test touches a tensor.

@@ -24,3 +24,32 @@ def test_directions_and_errors():
     assert math.isnan(evaluation.relative_change(1.0, 0.0, "mae"))
     with pytest.raises(ValueError, match="no task-metric pair"):
         evaluation.delta_m({"a": {"mae": 1.0}}, {"b": {"mae": 1.0}})
+
+
+def test_tasks_without_baselines_are_skipped_wherever_they_come():
+    results = {"new": {"accuracy": 0.1}, "a": {"accuracy": 0.9, "mae": 1.0}, "b": {"f1": 0.4}}
+    baselines = {"a": {"accuracy": 0.8, "mae": 2.0}, "b": {"f1": 0.5}}
+    dm, per_task = evaluation.delta_m(results, baselines)
+    # task a: mean of +12.5 (accuracy) and +50 (mae halved); task b: -20; Δm is the mean over the 3 pairs
+    assert per_task == pytest.approx({"a": 31.25, "b": -20.0})
+    assert dm == pytest.approx((12.5 + 50.0 - 20.0) / 3)
+
+
+def test_nan_values_and_zero_baselines_are_left_out():
+    dm, per_task = evaluation.delta_m(
+        {"a": {"accuracy": float("nan"), "mae": 3.0}, "b": {"mae": 1.0}}, {"a": {"accuracy": 0.5, "mae": 2.0}, "b": {"mae": 0.0}}
+    )
+    assert per_task == pytest.approx({"a": -50.0}) and dm == pytest.approx(-50.0)
+    assert math.isnan(evaluation.relative_change(float("nan"), 1.0, "accuracy"))
+    assert math.isnan(evaluation.relative_change(1.0, float("nan"), "accuracy"))
+    assert evaluation.relative_change(0.5, -2.0, "r2") == pytest.approx(125.0)  # relative to |baseline|
+    with pytest.raises(ValueError) as info:
+        evaluation.delta_m({"a": {"loss": 1.0}}, {"a": {"loss": 2.0}})  # losses are not compared
+    assert str(info.value) == "delta_m: no task-metric pair is present in both results and baselines."
+
+
+def test_metric_direction_is_read_from_the_name_suffix():
+    for name in ("accuracy", "AUC", "val_left_precision", "recall", "task_f1", "r2"):
+        assert evaluation.higher_is_better(name), name
+    for name in ("loss", "mae", "val_left_mse", "accuracy_gap", "f1x", "left_r2_error"):
+        assert not evaluation.higher_is_better(name), name

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+import mtl_keras as mk
 from mtl_keras import layers
 from mtl_keras.testing import run_layer_test
 
@@ -154,6 +155,27 @@ CASES = {
     ),
     "residual_projection": (layers.ResidualBlock, {"filters": 4, "strides": 2}, (2, 8, 8, 3), {}, (2, 4, 4, 4), 9, 6),
     "residual_identity": (layers.ResidualBlock, {"filters": 3}, (2, 6, 6, 3), {}, (2, 6, 6, 3), 6, 4),
+    # the model itself: config round trip (tasks, sampler, sampling options), outputs by task, `.keras` reload
+    "model": (
+        mk.MultiTaskModel,
+        {"tasks": [mk.Task("a", num_classes=3), mk.Task("b", kind="regression", label_scaling="standard")],
+         "body": keras.Sequential([keras.layers.Dense(4, activation="relu")]), "input_shape": (5,)},
+        (4, 5),
+        {},
+        {"a": (4, 3), "b": (4, 1)},
+        6,
+        5,
+    ),
+    "model_task_aware_body": (
+        mk.MultiTaskModel,
+        {"tasks": [mk.Task("a", kind="binary"), mk.Task("b", kind="regression", units=2)], "body": layers.TaskStack(film_stack(), num_tasks=2),
+         "input_shape": (5,), "sampler": mk.samplers.ProportionalSampler([1, 3], alpha=0.5), "tasks_per_step": 1, "seed": 3},
+        (4, 5),
+        {},
+        {"a": (4, 1), "b": (4, 2)},
+        10,
+        1,  # the sampler's epoch origin
+    ),
 }
 
 

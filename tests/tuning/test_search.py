@@ -76,7 +76,7 @@ def test_lambda_search_on_the_mmoe_pair_and_best_model_reload(tmp_path):
     assert result.best["weights"] is None and result.best["lambda"] == result.trials[0]["lambda"]
     # get_best_models rebuilds the subclassed model in build() and loads the trial's checkpoint.
     best = result.tuner.get_best_models(1)[0]
-    penalty = [layer for layer in best._flatten_layers() if isinstance(layer, SoftSharing)]
+    penalty = [layer for layer in best.penalty_layers if isinstance(layer, SoftSharing)]
     assert penalty and penalty[0].penalty_weight == pytest.approx(result.best["lambda"], rel=1e-6)
     _, val = tuning.benchmark_streams(bench, batch_size=64)
     logs = best.evaluate(val, return_dict=True, verbose=0)

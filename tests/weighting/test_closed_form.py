@@ -6,7 +6,17 @@ import tensorflow as tf
 
 import mtl_keras as mk
 from mtl_keras import weighting as W
-from mtl_keras.weighting._ops import combine, gram
+
+
+def gram(grads):
+    """`G Gᵀ`, computed here rather than with the library's own helper."""
+    return tf.matmul(grads, grads, transpose_b=True)
+
+
+def combine(weights, grads):
+    """`Gᵀ w` for weights `[T]` and gradients `[T, P]`."""
+    return tf.linalg.matvec(grads, tf.cast(weights, grads.dtype), transpose_a=True)
+
 
 CONFLICT = [[1.0, 0.0], [-1.0, 1.0]]
 

@@ -5,7 +5,16 @@ import pytest
 import tensorflow as tf
 
 from mtl_keras import weighting as W
-from mtl_keras.weighting._ops import combine, gram
+
+
+def gram(grads):
+    """`G Gᵀ`, computed here rather than with the library's own helper."""
+    return tf.matmul(grads, grads, transpose_b=True)
+
+
+def combine(weights, grads):
+    """`Gᵀ w` for weights `[T]` and gradients `[T, P]`."""
+    return tf.linalg.matvec(grads, tf.cast(weights, grads.dtype), transpose_a=True)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -78,8 +78,7 @@ def test_loss_level_strategies_return_the_gradient_of_their_objective():
         with tf.GradientTape() as inner:
             inner.watch(theta)
             value = tf.reduce_sum(tf.square(theta[tf.newaxis] - targets), axis=1) + 0.5
-            strategy._default_tasks(2)
-            if not strategy.built:
+            if not strategy.built:  # builds for two tasks named task_0, task_1
                 strategy.build((2, 2))
             total, _ = strategy.combine_losses(value, tf.ones([2]), tf.constant(0, tf.int64))
         expected = inner.gradient(total, theta).numpy()

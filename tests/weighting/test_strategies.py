@@ -7,7 +7,17 @@ import tensorflow as tf
 
 import mtl_keras as mk
 from mtl_keras import weighting as W
-from mtl_keras.weighting._ops import active_mask, gram
+
+
+def gram(grads):
+    """`G Gᵀ`, computed here rather than with the library's own helper."""
+    return tf.matmul(grads, grads, transpose_b=True)
+
+
+def active_mask(gram_matrix):
+    """1.0 for the tasks whose gradient row is not zero."""
+    return tf.cast(tf.linalg.diag_part(gram_matrix) > 0, gram_matrix.dtype)
+
 
 LOSS_LEVEL = {"static", "uncertainty", "dwa", "rlw", "famo", "gls", "stch"}
 GRAM_BASED = {
