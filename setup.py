@@ -33,7 +33,7 @@ setup(
         "scipy==1.17.1",
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "ruff==0.17.6", "hypothesis==6.170.15"],
+        "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "ruff==0.17.6", "hypothesis==6.170.15"],
         # mutation testing (tools/mutation.py), not part of CI
         "mutation": ["mutmut==3.8.1"],
     },
