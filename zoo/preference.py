@@ -18,7 +18,9 @@ PRESETS = {
 
 
 def _factory(name, backbone, preset):
-    def factory(tasks, input_shape=None, units=None, filters=None, alpha=1.0, cosine_weight=0.1, seed=0, name=name):
+    def factory(
+        tasks, input_shape=None, units=None, filters=None, alpha=1.0, cosine_weight=0.1, seed=0, sampler="uniform", tasks_per_step=None, name=name
+    ):
         from mtl_keras.pareto import PreferenceBody, PreferenceModel
 
         sizes = {"units": preset["units"] if units is None else units}
@@ -26,7 +28,15 @@ def _factory(name, backbone, preset):
             sizes["filters"] = preset["filters"] if filters is None else filters
         body = PreferenceBody(len(tasks), backbone=backbone, name="preference_body", **sizes)
         return PreferenceModel(
-            tasks, body=body, alpha=alpha, cosine_weight=cosine_weight, seed=seed, input_shape=input_shape, name=name
+            tasks,
+            body=body,
+            alpha=alpha,
+            cosine_weight=cosine_weight,
+            seed=seed,
+            sampler=sampler,
+            tasks_per_step=tasks_per_step,
+            input_shape=input_shape,
+            name=name,
         )
 
     return factory

@@ -114,6 +114,7 @@ def export_preference_model(model, base_dir, version=None, overwrite=False, inpu
                 "model_name": model.name,
                 "version": version,
                 "tasks": [{"index": i, "name": t.name, "kind": t.kind} for i, t in enumerate(model.tasks)],
+                "signatures": {"serving_default": {"inputs": ["inputs", PREFERENCE_NAME], "outputs": model.task_names}},
                 "preference_input": {"name": PREFERENCE_NAME, "shape": [None, num_tasks], "order": model.task_names},
                 "tolerance": tolerance,
             },

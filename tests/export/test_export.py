@@ -166,6 +166,8 @@ def zoo_models():
     shapes = {"vector": (6,), "image": (8, 8, 1)}
     models = {}
     for i, name in enumerate(zoo.list_models()):  # every zoo model, full-size ones included
+        if zoo.MODELS.metadata(name)["family"] == "preference":
+            continue  # served with a preference input: tests/pareto/test_export.py
         shape = shapes[zoo.describe_model(name)["input_kind"]]
         model = zoo.create_model(name, tasks=same_width_tasks(), input_shape=shape)
         models[f"zoo_{name}"] = (randomize(model, 100 + i), rng.normal(size=(N,) + shape).astype("float32"))
@@ -304,7 +306,7 @@ def _zoo_names():
     try:
         from mtl_keras import zoo
 
-        return [f"zoo_{n}" for n in zoo.list_models()]
+        return [f"zoo_{n}" for n in zoo.list_models() if zoo.MODELS.metadata(n)["family"] != "preference"]
     except ImportError:
         return []
 
