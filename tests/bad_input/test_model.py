@@ -264,3 +264,8 @@ def test_evaluate_reports_nan_not_zero_for_a_task_without_examples():
     assert np.isnan(logs["reg_loss"]) and np.isnan(logs["reg_mae"])
     assert np.isfinite(logs["cls_loss"]) and np.isfinite(logs["cls_accuracy"])
     np.testing.assert_allclose(logs["loss"], logs["cls_loss"], rtol=1e-6)  # the objective over the tasks present
+
+
+def test_terminate_on_nan_task_takes_a_bool():
+    with pytest.raises(ValueError, match=r"raise_error must be True or False\. Received: raise_error='no'"):
+        mk.callbacks.TerminateOnNaNTask(raise_error="no")  # a truthy string would raise instead of stopping
