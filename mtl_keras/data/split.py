@@ -43,12 +43,6 @@ def split(data, fractions=(0.8, 0.2), seed=0):
         order = rng.permutation(n)
         bounds = np.cumsum([0] + [round(f * n) for f in fractions])
         bounds[-1] = n
-        sizes = np.diff(bounds)
-        if n and (sizes == 0).any():
-            raise ValueError(
-                f"Task '{name}': fractions={list(fractions)} leave part {int(np.flatnonzero(sizes == 0)[0])} empty "
-                f"for its {n} examples (part sizes {sizes.tolist()}). Give this task more examples or larger fractions."
-            )
         for k in range(len(fractions)):
             index = order[bounds[k] : bounds[k + 1]]
             parts[k][name] = tuple(_take(a, index) for a in arrays)

@@ -182,11 +182,6 @@ def test_split_fractions(case):
         mk.data.split(good(), fractions)
 
 
-def test_split_refuses_a_part_left_empty():
-    with pytest.raises(ValueError, match=r"Task 'a': fractions=\[0\.99, 0\.01\] leave part 1 empty for its 8 examples \(part sizes \[8, 0\]\)"):
-        mk.data.split({"a": (X, Y)}, (0.99, 0.01))
-
-
 @pytest.mark.parametrize("item, message", [
     (((row for row in X), Y), r"Task 'a': x must be an array.*generator"),
     ((X, None), r"Task 'a': y must be an array.*NoneType None"),
