@@ -23,6 +23,8 @@ class TerminateOnNaNTask(keras.callbacks.Callback):
 
     def __init__(self, raise_error=False):
         super().__init__()
+        if not isinstance(raise_error, bool):
+            raise ValueError(f"TerminateOnNaNTask: raise_error must be True or False. Received: raise_error={raise_error!r}")
         self.raise_error = raise_error
         self.nan_task = None
 

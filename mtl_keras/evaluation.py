@@ -2,8 +2,13 @@
 
 import math
 
-#: Metric names (without the task prefix) for which larger is better.
-HIGHER_IS_BETTER = ("accuracy", "auc", "precision", "recall", "f1", "r2")
+#: Metric names (without the task prefix) for which larger is better: the library's names
+#: (`Task(metrics=["acc"])` logs `<task>_acc`) and the default names of Keras's metrics of that kind
+#: (`F1Score` -> `f1_score`, `MeanIoU` -> `mean_io_u`, `PrecisionAtRecall` -> `precision_at_recall`, ...).
+HIGHER_IS_BETTER = (
+    "accuracy", "acc", "auc", "precision", "recall", "f1", "f1_score", "fbeta_score", "r2", "r2_score",
+    "io_u", "iou", "cosine_similarity", "sensitivity", "specificity",
+)
 
 
 def higher_is_better(metric):

@@ -2,6 +2,7 @@
 
 import difflib
 import fnmatch
+import inspect
 
 
 class Registry:
@@ -79,14 +80,28 @@ class Registry:
         if isinstance(identifier, base):
             return identifier
         if isinstance(identifier, str):
-            return self.get(identifier)()
+            entry = self.get(identifier)
+            try:
+                inspect.signature(entry).bind()
+            except TypeError:
+                raise ValueError(
+                    f"The {self.kind} '{identifier}' needs arguments, so it cannot be given by name alone: "
+                    f"pass an instance, e.g. {getattr(entry, '__name__', identifier)}(...). "
+                    f"Its signature: {getattr(entry, '__name__', identifier)}{inspect.signature(entry)}"
+                ) from None
+            except ValueError:  # no signature to inspect (a builtin): let the call say what is wrong
+                pass
+            return entry()
         if isinstance(identifier, dict):
             import keras
 
             obj = keras.saving.deserialize_keras_object(identifier)
             if isinstance(obj, base):
                 return obj
-        raise ValueError(f"Cannot interpret a {self.kind} from: {identifier!r}")
+        hint = ""
+        if isinstance(identifier, (list, tuple)) or hasattr(identifier, "shape"):
+            hint = " (a name, a config dict or an instance; fixed per-task weights go in Task(weight=...) or StaticWeighting(weights=...))" if self.kind == "weighting strategy" else " (a name, a config dict or an instance)"
+        raise ValueError(f"Cannot interpret a {self.kind} from: {identifier!r}{hint}")
 
     def names(self, pattern="*"):
         """Sorted registered names matching a shell-style `pattern` (e.g. `"film*"`)."""

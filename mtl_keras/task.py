@@ -3,6 +3,7 @@
 import functools
 import inspect
 import math
+import numbers
 import re
 
 import keras
@@ -77,7 +78,7 @@ class Task:
         if kind not in KINDS:
             raise ValueError(f"Task '{name}': kind must be one of {KINDS}. Received: kind={kind!r}")
         if kind == "classification":
-            if num_classes is None or int(num_classes) != num_classes or num_classes < 2:
+            if not _is_whole_number(num_classes) or num_classes < 2:
                 raise ValueError(
                     f"Task '{name}': a classification task needs an integer num_classes >= 2. "
                     f"Received: num_classes={num_classes!r}"
@@ -92,7 +93,7 @@ class Task:
                 f"Task '{name}': num_classes only applies to classification tasks. "
                 f"Received: num_classes={num_classes!r} for kind={kind!r}"
             )
-        if units is not None and (int(units) != units or units < 1):
+        if units is not None and (not _is_whole_number(units) or units < 1):
             raise ValueError(f"Task '{name}': units must be a positive integer. Received: units={units!r}")
         _check_weight(name, weight)
         if label_scaling not in LABEL_SCALINGS:
@@ -105,16 +106,17 @@ class Task:
                 f"Task '{name}': label_scaling applies to regression tasks only. "
                 f"Received: label_scaling={label_scaling!r} for kind={kind!r}"
             )
-        if isinstance(missing_label, str) and missing_label != "nan":
-            raise ValueError(
-                f"Task '{name}': missing_label must be a number or 'nan'. "
-                f"Received: missing_label={missing_label!r}"
-            )
+        missing_label = _checked_missing_label(name, kind, num_classes, missing_label)
         self.name = name
         self.kind = kind
         self.num_classes = int(num_classes) if num_classes is not None else None
         self.units = int(units) if units is not None else None
         self.loss = loss
+        if isinstance(metrics, (str, keras.metrics.Metric)):
+            raise ValueError(
+                f"Task '{name}': metrics must be a list of metric names or keras.metrics.Metric objects. "
+                f"Received: metrics={metrics!r} (write metrics=[{metrics!r}])"
+            )
         self.metrics = list(metrics) if metrics is not None else None
         self.weight = float(weight)
         self.label_scaling = label_scaling
@@ -139,7 +141,10 @@ class Task:
         if isinstance(loss, keras.losses.Loss):
             return loss.call  # the unreduced, per-example computation of the loss object
         if isinstance(loss, (str, dict)):
-            fn = keras.losses.get(loss)
+            try:
+                fn = keras.losses.get(loss)
+            except ValueError:
+                raise ValueError(f"Task '{self.name}': unknown loss. Received: loss={loss!r}") from None
             if isinstance(fn, keras.losses.Loss):
                 return fn.call
             if self.kind != "regression" and "from_logits" in inspect.signature(fn).parameters:
@@ -265,6 +270,40 @@ class Task:
 
     def __hash__(self):
         return hash(self.name)
+
+
+def _is_whole_number(value):
+    """True for an int or an integral float (not a bool, NaN or inf)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return math.isfinite(value) and int(value) == value
+
+
+def _checked_missing_label(name, kind, num_classes, missing_label):
+    """`missing_label` made canonical (a float NaN becomes `"nan"`), or a `ValueError` naming the task.
+
+    A marker that is also a real label would silently drop every example of that label: a class id
+    in `[0, num_classes)` for classification, 0 or 1 for binary tasks.
+    """
+    if missing_label is None or missing_label == "nan":
+        return missing_label
+    if isinstance(missing_label, bool) or not isinstance(missing_label, numbers.Real):
+        raise ValueError(
+            f"Task '{name}': missing_label must be a number or 'nan'. Received: missing_label={missing_label!r}"
+        )
+    if math.isnan(missing_label):
+        return "nan"
+    if kind == "classification" and 0 <= missing_label < num_classes:
+        raise ValueError(
+            f"Task '{name}': missing_label is a class id in [0, {int(num_classes)}), so every example of that "
+            f"class would be dropped; use a value outside the classes (e.g. -1). Received: missing_label={missing_label!r}"
+        )
+    if kind == "binary" and missing_label in (0, 1):
+        raise ValueError(
+            f"Task '{name}': missing_label is a binary label (0 or 1), so every example with that label would "
+            f"be dropped; use another value (e.g. -1). Received: missing_label={missing_label!r}"
+        )
+    return missing_label
 
 
 def _check_weight(name, weight):

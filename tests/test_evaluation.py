@@ -53,3 +53,27 @@ def test_metric_direction_is_read_from_the_name_suffix():
         assert evaluation.higher_is_better(name), name
     for name in ("loss", "mae", "val_left_mse", "accuracy_gap", "f1x", "left_r2_error"):
         assert not evaluation.higher_is_better(name), name
+
+
+@pytest.mark.parametrize("metric", [
+    "acc", "a_acc", "val_a_acc",  # Task(metrics=["acc"]) logs `<task>_acc`
+    "f1_score", "fbeta_score", "r2_score", "mean_io_u", "binary_io_u", "cosine_similarity",
+    "precision_at_recall", "recall_at_precision", "sensitivity_at_specificity", "specificity_at_sensitivity",
+])
+def test_higher_is_better_metrics_of_keras_and_the_library(metric):
+    """These used to count as lower-is-better, flipping the sign of their Δm term."""
+    assert evaluation.higher_is_better(metric)
+    improved, _ = evaluation.delta_m({"a": {metric: 0.9}}, {"a": {metric: 0.8}})
+    assert improved == pytest.approx(12.5)
+
+
+@pytest.mark.parametrize("metric", ["mae", "mse", "loss", "val_a_loss", "rmse", "log_cosh_error", "mean_absolute_percentage_error"])
+def test_lower_is_better_metrics_stay_lower(metric):
+    assert not evaluation.higher_is_better(metric)
+
+
+def test_the_task_accuracy_metric_named_acc_is_higher_is_better():
+    import mtl_keras as mk
+
+    (metric,) = mk.Task("a", num_classes=2, metrics=["acc"]).build_metrics()
+    assert metric.name == "a_acc" and evaluation.higher_is_better(metric.name)

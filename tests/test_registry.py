@@ -107,3 +107,15 @@ def test_suggestions_are_the_five_closest_above_half_similarity():
     far.register("abcvwxyz")(Base)  # similarity of "abc": 2·3 / 11 ≈ 0.55, above the 0.5 cutoff
     with pytest.raises(ValueError, match=r"Did you mean: abcvwxyz\?"):
         far.get("abc")
+
+
+def test_resolving_by_name_a_class_that_needs_arguments_says_so():
+    with pytest.raises(ValueError, match=r"The task sampler 'proportional' needs arguments.*ProportionalSampler\(sizes"):
+        samplers.SAMPLERS.resolve("proportional", samplers.TaskSampler, default="uniform")
+
+
+def test_a_list_of_weights_given_as_a_strategy_points_to_static_weighting():
+    from mtl_keras import weighting
+
+    with pytest.raises(ValueError, match=r"Cannot interpret a weighting strategy from: \[1\.0, 2\.0\].*StaticWeighting\(weights=\.\.\.\)"):
+        weighting.get([1.0, 2.0])

@@ -191,3 +191,18 @@ def test_probabilities_are_a_distribution_and_draws_use_the_steps_own():
     assert early[:, 1].all()  # p_b ≈ 1 at step 0
     late = np.array([annealed.sample(1, 1, seed=s).numpy() for s in range(40)])
     assert 5 < late[:, 0].sum() < 35  # p = (½, ½) at the end
+
+
+@pytest.mark.parametrize("make", [
+    lambda sizes: samplers.ProportionalSampler(sizes),
+    lambda sizes: samplers.AnnealedSampler(sizes, total_steps=10),
+])
+@pytest.mark.parametrize("sizes, message", [
+    ("12", r"sizes must be a list of data-set sizes in task order or a dict.*sizes='12'"),  # was read as [1, 2]
+    (12, r"sizes=12"),
+    ([True, 5], r"every size must be a number\. Received: sizes=\[True, 5\]"),
+    ({"a": "10", "b": 5}, r"every size must be a number"),
+])
+def test_sizes_that_are_not_numbers_are_refused(make, sizes, message):
+    with pytest.raises(ValueError, match=message):
+        make(sizes)

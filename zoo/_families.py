@@ -6,6 +6,9 @@ each strategy's description, paper and own arguments as plain data; `build_model
 family, a backbone and settings into a `MultiTaskModel`.
 """
 
+import math
+import numbers
+
 import keras
 
 from mtl_keras import layers as mtl_layers
@@ -182,10 +185,13 @@ def _sequential(backbone, sizes, activation, pooling="avg", name="trunk"):
 
 def build_body(family, backbone, num_tasks, settings):
     """The body (`θ_sh` and the tasks' own layers) of a zoo model: a Keras layer."""
-    sizes = tuple(int(s) for s in settings[BACKBONES[backbone]["size_argument"]])
-    if not sizes or min(sizes) < 1:
-        size_arg = BACKBONES[backbone]["size_argument"]
-        raise ValueError(f"{size_arg} must be a non-empty tuple of positive integers. Received: {size_arg}={sizes}")
+    size_arg = BACKBONES[backbone]["size_argument"]
+    raw = settings[size_arg]
+    if not isinstance(raw, (tuple, list)) or not raw or any(
+        isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(s) or s != int(s) or s < 1 for s in raw
+    ):
+        raise ValueError(f"{size_arg} must be a non-empty tuple of positive integers. Received: {size_arg}={raw!r}")
+    sizes = tuple(int(s) for s in raw)
     act, pool = settings["activation"], settings["pooling"]
     if family == "hard_sharing":
         return _sequential(backbone, sizes, act, pool)

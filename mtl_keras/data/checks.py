@@ -27,6 +27,9 @@ def check_task_names(names, tasks, training=True):
     """Raises a `ValueError` for data of unknown tasks, or (in training) tasks without data."""
     if tasks is None:
         return
+    for task in tasks:
+        if not hasattr(task, "name") or not hasattr(task, "check_labels"):
+            raise ValueError(f"tasks must be a list of mtl_keras.Task objects. Received: {task!r} in tasks")
     model_names = [t.name for t in tasks]
     unknown = sorted(set(names) - set(model_names))
     if unknown:
@@ -42,6 +45,20 @@ def check_batch_size(batch_size, name=None):
         where = f"Task '{name}': " if name else ""
         raise ValueError(f"{where}batch_size must be a positive integer. Received: batch_size={batch_size!r}")
     return int(batch_size)
+
+
+def check_seed(seed):
+    """Returns `int(seed)`, or raises a `ValueError` for a seed that is not an integer."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer. Received: seed={seed!r}")
+    return int(seed)
+
+
+def check_flag(name, value):
+    """Returns `value` if it is a bool, else raises (a string such as `"no"` would count as True)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False. Received: {name}={value!r}")
+    return bool(value)
 
 
 def check_fractions(fractions):
@@ -66,6 +83,42 @@ def num_examples(x):
     return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
 
 
+def as_array(name, value, what):
+    """`value` as a NumPy array with one entry per example, or a `ValueError` naming the task and `what`.
+
+    Refuses what `np.asarray` cannot make an array of one row per example: a scalar, `None`, a
+    generator, ragged nested lists, and (inputs only) Python objects.
+
+    Args:
+        name: the task's name (or a description such as `"shared input"`), `None` for none.
+        what: what the value is, e.g. `"x"`, `"y"`, `"sample_weight"`.
+    """
+    where = f"Task '{name}': " if name is not None else ""
+    try:
+        array = np.asarray(value)
+    except ValueError as error:
+        raise ValueError(
+            f"{where}{what} must be an array whose examples all have the same shape. "
+            f"Received: a ragged {type(value).__name__} ({error})"
+        ) from None
+    if array.ndim == 0:
+        raise ValueError(
+            f"{where}{what} must be an array with one entry per example (NumPy array, list or tensor). "
+            f"Received: {type(value).__name__} {_short(value)}"
+        )
+    if what.startswith("x") and array.dtype == object:
+        raise ValueError(
+            f"{where}{what} holds Python objects (dtype=object), not numbers or strings. "
+            f"Received: {what}[0]={_short(array.reshape(-1)[0])}"
+        )
+    return array
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def check_inputs(name, x):
     """Raises a `ValueError` naming the task for inputs of unequal lengths or with NaN / inf values."""
     parts = x if isinstance(x, dict) else {None: x}
@@ -83,8 +136,25 @@ def check_inputs(name, x):
 
 
 def check_weights(name, weights, count, what="sample_weight"):
-    """Returns `weights` as a float32 vector, or raises naming the task (length, NaN / inf, negative)."""
-    weights = np.asarray(weights, dtype="float32").reshape(-1)
+    """Returns `weights` as a float32 vector, or raises naming the task.
+
+    Refused: a length other than `count`, a shape other than `(count,)` or `(count, 1)`,
+    non-numbers, NaN / inf, negative values, and for `what="mask"` anything but 0 / 1 (or bools):
+    a mask is not a weight, so a 2 or an index array must not silently up-weight examples.
+    """
+    raw = as_array(name, weights, what)
+    try:
+        weights = raw.astype("float32")
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Task '{name}': {what} must be numbers. Received: dtype={raw.dtype}, {what}[0]={_short(raw.reshape(-1)[0].item())}"
+        ) from None
+    if weights.ndim > 2 or (weights.ndim == 2 and weights.shape[1] != 1):
+        raise ValueError(
+            f"Task '{name}': {what} must have shape ({count},) or ({count}, 1), one value per example. "
+            f"Received: shape={weights.shape}"
+        )
+    weights = weights.reshape(-1)
     if len(weights) != count:
         raise ValueError(f"Task '{name}': {what} has {len(weights)} entries for {count} examples.")
     bad = ~np.isfinite(weights) | (weights < 0)
@@ -93,6 +163,13 @@ def check_weights(name, weights, count, what="sample_weight"):
             f"Task '{name}': {what} must be finite and >= 0. Received: {what}[{int(np.flatnonzero(bad)[0])}]="
             f"{weights[bad][0]}"
         )
+    if what == "mask":
+        bad = (weights != 0) & (weights != 1)
+        if bad.any():
+            raise ValueError(
+                f"Task '{name}': mask must hold 0 (missing label) or 1 (known label), or bools. "
+                f"Received: mask[{int(np.flatnonzero(bad)[0])}]={raw.reshape(-1)[bad][0].item()!r}"
+            )
     return weights
 
 
@@ -102,7 +179,7 @@ def check_task_arrays(name, x, y, weights=None, task=None):
     Labels of examples with weight 0 (masked) are not checked, as they are never used.
     """
     n = num_examples(x)
-    y = np.asarray(y)
+    y = as_array(name, y, "y")
     if n == 0 or len(y) == 0:
         raise ValueError(f"Task '{name}': the data set is empty (x has {n} examples, y has {len(y)}).")
     if len(y) != n:

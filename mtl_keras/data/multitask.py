@@ -71,7 +71,12 @@ def multitask_dataset(
         )
     names = list(data)
     checks.check_task_names(names, tasks)
+    if isinstance(batch_size, dict) and set(batch_size) - set(names):
+        raise ValueError(
+            f"batch_size names tasks without data: {sorted(set(batch_size) - set(names), key=str)}. Tasks: {names}"
+        )
     sizes = {name: checks.check_batch_size(_batch_size_of(batch_size, name), name) for name in names}
+    seed, shuffle, repeat = checks.check_seed(seed), checks.check_flag("shuffle", shuffle), checks.check_flag("repeat", repeat)
     steps_per_epoch = _check_steps(steps_per_epoch)
     by_name = {t.name: t for t in tasks or []}
     if all(not isinstance(item, tf.data.Dataset) for item in data.values()):
@@ -102,18 +107,18 @@ def _task_arrays(name, item, task):
     """Checked `(x, y, w)` arrays of one task (float64 inputs and labels as float32)."""
     if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
         raise ValueError(f"Task '{name}': expected (x, y) or (x, y, sample_weight) arrays. Received: {type(item).__name__}")
-    x, y = as_inputs(item[0]), np.asarray(item[1])
+    x, y = as_inputs(item[0], name), checks.as_array(name, item[1], "y")
     weights = checks.check_task_arrays(name, x, y, item[2] if len(item) == 3 else None, task)
     if weights is None:
         weights = np.ones(len(y), "float32")
     return x, as_labels(y), weights
 
 
-def as_inputs(x):
-    """Inputs as arrays (a dict stays a dict), float64 made float32."""
+def as_inputs(x, name=None, what="x"):
+    """Inputs as arrays (a dict stays a dict), float64 made float32; a `ValueError` naming task `name` if not arrays."""
     if isinstance(x, dict):
-        return {k: as_inputs(v) for k, v in x.items()}
-    x = np.asarray(x)
+        return {k: as_inputs(v, name, f"{what}[{k!r}]") for k, v in x.items()}
+    x = checks.as_array(name, x, what)
     return x.astype("float32") if x.dtype == np.float64 else x
 
 

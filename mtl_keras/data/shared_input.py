@@ -55,6 +55,7 @@ def shared_input_dataset(
     names = list(labels)
     checks.check_task_names(names, tasks)
     batch_size = checks.check_batch_size(batch_size)
+    seed, shuffle, repeat = checks.check_seed(seed), checks.check_flag("shuffle", shuffle), checks.check_flag("repeat", repeat)
     x = as_inputs(x)
     if isinstance(x, dict) and not x:
         raise ValueError("x must hold at least one input array. Received: x={}")
@@ -69,7 +70,7 @@ def shared_input_dataset(
     by_name = {t.name: t for t in tasks or []}
     ys, ws = {}, {}
     for name in names:
-        y = np.asarray(labels[name])
+        y = checks.as_array(name, labels[name], "y")
         if len(y) != n:
             raise ValueError(f"Task '{name}': {len(y)} labels for {n} inputs. Every task needs one label per input.")
         weight = np.ones(n, "float32") if name not in masks else checks.check_weights(name, masks[name], n, what="mask")
@@ -80,7 +81,7 @@ def shared_input_dataset(
         ys[name], ws[name] = as_labels(y), weight
     if steps_per_epoch is None:
         steps_per_epoch = math.ceil(n / batch_size)
-    elif isinstance(steps_per_epoch, bool) or int(steps_per_epoch) != steps_per_epoch or steps_per_epoch < 1:
+    elif isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be a positive integer. Received: steps_per_epoch={steps_per_epoch!r}")
     group = Group(x, ys, ws, batch_size, seed)
     stream = ArrayStream({"shared": group}, {name: "shared" for name in names}, False, steps_per_epoch, shuffle)

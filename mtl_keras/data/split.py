@@ -27,13 +27,17 @@ def split(data, fractions=(0.8, 0.2), seed=0):
     fractions = checks.check_fractions(fractions)
     if not isinstance(data, dict) or not data:
         raise ValueError(f"split expects a non-empty dict {{task_name: (x, y)}}. Received: {type(data).__name__}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(checks.check_seed(seed))
     parts = [{} for _ in fractions]
     for name, arrays in data.items():
         if not isinstance(arrays, (tuple, list)) or len(arrays) not in (2, 3):
             raise ValueError(f"Task '{name}': expected (x, y) or (x, y, sample_weight) arrays. Received: {type(arrays).__name__}")
+        arrays = [
+            {k: checks.as_array(name, v, f"x[{k!r}]") for k, v in a.items()} if isinstance(a, dict) else checks.as_array(name, a, what)
+            for a, what in zip(arrays, ("x", "y", "sample_weight"))
+        ]
         n = checks.num_examples(arrays[0])
-        lengths = [checks.num_examples(a) if isinstance(a, dict) else len(a) for a in arrays]
+        lengths = [checks.num_examples(a) for a in arrays]
         if len(set(lengths)) > 1:
             raise ValueError(f"Task '{name}': x, y (and sample_weight) have different numbers of examples: {lengths}")
         order = rng.permutation(n)

@@ -8,6 +8,8 @@ A Keras callback does not see the training batches, so each diagnostic reads its
 import keras
 import tensorflow as tf
 
+from mtl_keras.data import checks
+from mtl_keras.data.multitask import as_inputs
 from mtl_keras.training import forward
 
 
@@ -37,21 +39,64 @@ def shared_variables(model):
     return variables
 
 
-def batch_iterator(data, batch_size=64, seed=0):
-    """An endless iterator of batches `(x, y, w)` from a stream, a `tf.data.Dataset` or arrays `(x, y)`."""
+def check_data(data, batch_size=64):
+    """Raises a `ValueError` unless `data` is a stream, a `tf.data.Dataset` or arrays `(x, {task: y}[, w])`.
+
+    Also checks `batch_size` (used for arrays). Called by the diagnostics' constructors, so a wrong
+    argument fails where it is given, not at the first measurement.
+    """
+    checks.check_batch_size(batch_size)
+    stream = getattr(data, "mtl_stream", None) or (data if hasattr(data, "evaluation_dataset") else None)
+    if stream is not None or isinstance(data, tf.data.Dataset):
+        return
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        if not isinstance(data[1], dict) or not data[1]:
+            raise ValueError(
+                f"`data` arrays must be (x, {{task: y}}): labels as a non-empty dict by task name. Received: y of type {type(data[1]).__name__}"
+            )
+        if len(data) == 3 and not isinstance(data[2], dict):
+            raise ValueError(f"`data` sample weights must be a dict {{task: w}}. Received: {type(data[2]).__name__}")
+        return
+    raise ValueError(
+        "`data` must be a mtl_keras.data stream, a tf.data.Dataset of batches (x, {task: y}) or a tuple "
+        f"of arrays (x, {{task: y}}). Received: {type(data).__name__}"
+    )
+
+
+def check_arrays(model, data):
+    """Checks arrays `(x, {task: y}[, {task: w}])` against `model`'s tasks: names, sizes, finite values, labels.
+
+    Every task of the model needs labels (each measurement computes every task's loss).
+    """
+    x, labels = data[0], data[1]
+    weights = data[2] if len(data) == 3 else {}
+    checks.check_task_names(list(labels), model.tasks, training=True)
+    unknown = sorted(set(weights) - set(labels))
+    if unknown:
+        raise ValueError(f"`data` sample weights name tasks without labels: {unknown}. Tasks: {list(labels)}")
+    x = as_inputs(x)
+    per_task = isinstance(x, dict) and set(x) == set(model.task_names)  # multi-input: one x per task
+    for task in model.tasks:
+        inputs = x[task.name] if per_task else x
+        checks.check_task_arrays(task.name, inputs, labels[task.name], weights.get(task.name), task)
+
+
+def batch_iterator(data, batch_size=64, seed=0, model=None):
+    """An endless iterator of batches `(x, y, w)` from a stream, a `tf.data.Dataset` or arrays `(x, y)`.
+
+    With `model`, arrays are first checked against its tasks (`check_arrays`).
+    """
+    check_data(data, batch_size)
     stream = getattr(data, "mtl_stream", None) or (data if hasattr(data, "evaluation_dataset") else None)
     if stream is not None:
         dataset = stream.evaluation_dataset()
     elif isinstance(data, tf.data.Dataset):
         dataset = data
-    elif isinstance(data, (tuple, list)) and len(data) in (2, 3):
-        count = len(keras.tree.flatten(data[0])[0])
-        dataset = tf.data.Dataset.from_tensor_slices(tuple(data)).shuffle(count, seed=seed).batch(batch_size)
     else:
-        raise ValueError(
-            "`data` must be a mtl_keras.data stream, a tf.data.Dataset of batches (x, {task: y}) or a tuple "
-            f"of arrays (x, {{task: y}}). Received: {type(data).__name__}"
-        )
+        if model is not None:
+            check_arrays(model, data)
+        count = len(keras.tree.flatten(data[0])[0])
+        dataset = tf.data.Dataset.from_tensor_slices(tuple(data)).shuffle(count, seed=seed).batch(int(batch_size))
     return iter(dataset.repeat())
 
 

@@ -98,7 +98,7 @@ def task_affinity(model, data, learning_rate=0.01, steps=1, tasks=None, batch_si
     _batches.check_every(steps, "steps", "batches to average over")
     _check_learning_rate(learning_rate)
     probe = AffinityProbe(model, tasks)
-    iterator = _batches.batch_iterator(data, batch_size, seed)
+    iterator = _batches.batch_iterator(data, batch_size, seed, model=model)
     total, count = None, None
     for _ in range(steps):
         matrix, valid = probe(*_batches.unpack(next(iterator)), learning_rate)
@@ -147,6 +147,7 @@ class TaskAffinity(keras.callbacks.Callback):
         self.every = _batches.check_every(every)
         if learning_rate is not None:
             _check_learning_rate(learning_rate)
+        _batches.check_data(data, batch_size)
         self.learning_rate = learning_rate
         self.data = data
         self.tasks = None if tasks is None else list(tasks)
@@ -172,7 +173,7 @@ class TaskAffinity(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self._probe is None or self._probe.model is not self.model:
             self._probe = AffinityProbe(self.model, self.tasks)
-            self._iterator = _batches.batch_iterator(self.data, self.batch_size)
+            self._iterator = _batches.batch_iterator(self.data, self.batch_size, model=self.model)
         self._last = int(self.model.optimizer.iterations.numpy())
 
     def on_train_batch_end(self, batch, logs=None):

@@ -60,6 +60,7 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         self.log_dir = log_dir
         self.data = data
         self.every = _batches.check_every(every)
+        _batches.check_data(data, batch_size)
         self.histograms = bool(histograms)
         self.batch_size = batch_size
         self.writer = None
@@ -69,7 +70,7 @@ class TrainingDiagnostics(keras.callbacks.Callback):
         model = self.model
         if getattr(self, "_model_seen", None) is not model:  # trace once per model, not once per fit
             self._variables = _batches.shared_variables(model)
-            self._iterator = _batches.batch_iterator(self.data, self.batch_size)
+            self._iterator = _batches.batch_iterator(self.data, self.batch_size, model=self.model)
             self._function = tf.function(self._measure, reduce_retracing=True)
             self._write = tf.function(self._write_summaries)  # summary ops run op by op would cost more than the measurement
             self._gated = isinstance(model.body, (MMoE, CGC, PLE))

@@ -41,6 +41,11 @@ def reference_point(*point_sets, margin=REFERENCE_MARGIN):
     spread (worst minus best) — so every point counts, extreme ones a little. Compare hypervolumes
     only when computed with the same reference point.
     """
+    if isinstance(margin, bool) or not isinstance(margin, (int, float, np.number)) or not np.isfinite(margin) or margin < 0:
+        raise ValueError(
+            f"margin must be a finite number >= 0 (a negative margin puts the worst points outside the box, "
+            f"where they count for nothing). Received: margin={margin!r}"
+        )
     stacked = np.concatenate([_as_points(p) for p in point_sets], axis=0)
     stacked = stacked[np.all(np.isfinite(stacked), axis=1)]
     if not len(stacked):

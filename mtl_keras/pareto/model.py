@@ -1,5 +1,7 @@
 """`PreferenceModel`: one network for the whole trade-off front, conditioned on a preference `r`."""
 
+import numbers
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -50,14 +52,24 @@ class PreferenceModel(MultiTaskModel):
 
 
     def __init__(self, tasks, body=None, heads=None, alpha=1.0, cosine_weight=0.1, seed=0, input_shape=None, **kwargs):
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (np.isfinite(alpha) and alpha > 0):
+            raise ValueError(
+                f"PreferenceModel: alpha must be a finite number > 0 (one concentration for every task). Received: alpha={alpha!r}"
+            )
         alpha = float(alpha)
-        if not (np.isfinite(alpha) and alpha > 0):
-            raise ValueError(f"PreferenceModel: alpha must be a finite number > 0. Received: alpha={alpha!r}")
-        cosine_weight = float(cosine_weight)
-        if not (np.isfinite(cosine_weight) and cosine_weight >= 0):
+        if isinstance(cosine_weight, bool) or not isinstance(cosine_weight, numbers.Real) or not (
+            np.isfinite(cosine_weight) and cosine_weight >= 0
+        ):
             raise ValueError(f"PreferenceModel: cosine_weight must be a finite number >= 0. Received: cosine_weight={cosine_weight!r}")
+        cosine_weight = float(cosine_weight)
         num_tasks = len(tasks)
         body = body if body is not None else PreferenceBody(num_tasks, name="preference_body")
+        body_tasks = getattr(body, "num_tasks", None) if isinstance(body, PreferenceBody) else None
+        if body_tasks is not None and body_tasks != num_tasks:
+            raise ValueError(
+                f"PreferenceModel: body was made for {body_tasks} tasks but the model has {num_tasks}: "
+                f"{[getattr(t, 'name', t) for t in tasks]}. Received: body=PreferenceBody({body_tasks}, ...)"
+            )
         self.alpha, self.cosine_weight = alpha, cosine_weight
         super().__init__(tasks, body=body, heads=heads, seed=seed, input_shape=None, **kwargs)
         # The preference used when none is given (evaluate, predict without `preference=`): not saved.

@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.samplers.base import SAMPLERS, TaskSampler, sizes_in_task_order
+from mtl_keras.samplers.base import SAMPLERS, TaskSampler, sizes_argument, sizes_in_task_order
 
 
 @SAMPLERS.register("annealed")
@@ -35,7 +35,7 @@ class AnnealedSampler(TaskSampler):
             raise ValueError(f"AnnealedSampler: total_steps must be an integer >= 2. Received: total_steps={total_steps}")
         if not 0 <= alpha_end <= 1:
             raise ValueError(f"AnnealedSampler: alpha_end must be in [0, 1]. Received: alpha_end={alpha_end}")
-        self.sizes = dict(sizes) if isinstance(sizes, dict) else list(sizes)
+        self.sizes = sizes_argument(sizes, "AnnealedSampler")
         self.total_steps = int(total_steps)
         self.alpha_end = float(alpha_end)
 

@@ -88,6 +88,24 @@ def check_sampling(tasks_per_step, seed, num_tasks):
     return int(tasks_per_step), int(seed)
 
 
+def sizes_argument(sizes, sampler):
+    """`sizes` as given to a sampler (a dict by task or a list in task order), or a `ValueError`.
+
+    A string would otherwise be read character by character (`"12"` as the sizes 1 and 2).
+    """
+    if isinstance(sizes, dict):
+        values = list(sizes.values())
+    elif isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise ValueError(
+            f"{sampler}: sizes must be a list of data-set sizes in task order or a dict {{task: size}}. Received: sizes={sizes!r}"
+        )
+    else:
+        values = list(sizes)
+    if any(isinstance(v, (bool, np.bool_, str, bytes)) for v in values):
+        raise ValueError(f"{sampler}: every size must be a number. Received: sizes={sizes!r}")
+    return dict(sizes) if isinstance(sizes, dict) else values
+
+
 def sizes_in_task_order(sizes, task_names, sampler):
     """Returns data-set sizes as a list in task order, checking they are positive."""
     if isinstance(sizes, dict):

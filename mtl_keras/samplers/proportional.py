@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from mtl_keras.samplers.base import SAMPLERS, TaskSampler, sizes_in_task_order
+from mtl_keras.samplers.base import SAMPLERS, TaskSampler, sizes_argument, sizes_in_task_order
 
 
 @SAMPLERS.register("proportional")
@@ -30,7 +30,7 @@ class ProportionalSampler(TaskSampler):
     def __init__(self, sizes, alpha=1.0):
         if not alpha >= 0:
             raise ValueError(f"ProportionalSampler: alpha must be >= 0. Received: alpha={alpha}")
-        self.sizes = dict(sizes) if isinstance(sizes, dict) else list(sizes)
+        self.sizes = sizes_argument(sizes, "ProportionalSampler")
         self.alpha = float(alpha)
 
     def configure(self, task_names):

@@ -1,5 +1,8 @@
 """Fine-tuning a trained multi-task model on new tasks, without the source data."""
 
+import math
+import numbers
+
 import keras
 
 from mtl_keras.layers.base import TaskAwareLayer
@@ -239,6 +242,11 @@ class FineTuner:
             rates: explicit multipliers from the top (see `layer_rates`).
             **kwargs: forwarded to `MultiTaskModel.compile` (`weighting`, `jit_compile`, ...).
         """
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not math.isfinite(learning_rate) or learning_rate <= 0:
+            raise ValueError(
+                f"FineTuner.compile: learning_rate must be a finite number > 0 (a negative rate climbs the loss). "
+                f"Received: learning_rate={learning_rate!r}"
+            )
         template = keras.optimizers.get(optimizer)
         config = template.get_config()
         config["learning_rate"] = float(learning_rate)

@@ -1,5 +1,6 @@
 """Discriminative (layer-wise) learning rates: smaller steps for earlier, more general layers."""
 
+import math
 import re
 
 import keras
@@ -249,12 +250,12 @@ def layer_rates(model, decay=None, rates=None, groups=None):
     groups = list(groups) if groups is not None else layer_groups(model)
     top_down = groups[::-1]
     if decay is not None:
-        if not float(decay) >= 1.0:
-            raise ValueError(f"layer_rates: decay must be >= 1 (rates shrink going down). Received: decay={decay}")
+        if not 1.0 <= float(decay) < math.inf:
+            raise ValueError(f"layer_rates: decay must be >= 1 and finite (rates shrink going down). Received: decay={decay}")
         multipliers = [float(decay) ** -k for k in range(len(top_down))]
     else:
         rates = [float(r) for r in rates]
-        if not rates or min(rates) < 0.0:
+        if not rates or not all(0.0 <= r < math.inf for r in rates):
             raise ValueError(f"layer_rates: rates must be a non-empty list of rates >= 0. Received: rates={rates}")
         if len(rates) > len(top_down):
             raise ValueError(

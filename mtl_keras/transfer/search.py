@@ -1,9 +1,14 @@
 """Cross-validated hyper-parameter search for fine-tuning, with KerasTuner."""
 
+import math
+import numbers
+
 import keras_tuner
 import numpy as np
 
-from mtl_keras.data import shared_input_dataset
+from mtl_keras.data import checks, shared_input_dataset
+from mtl_keras.data.multitask import as_inputs
+from mtl_keras.task import as_tasks
 from mtl_keras.transfer.fine_tune import FineTuner
 
 
@@ -87,6 +92,20 @@ class CrossValidatedSearch:
         for name, values in (("learning_rates", learning_rates), ("decays", decays), ("unfreezing", unfreezing)):
             if not list(values):
                 raise ValueError(f"CrossValidatedSearch: {name} must not be empty.")
+        for name, values, low, strict in (("learning_rates", learning_rates, 0.0, True), ("decays", decays, 1.0, False)):
+            bad = [v for v in values if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < low or (strict and v == low)]
+            if bad:
+                bound = f"> {low:g}" if strict else f">= {low:g}"
+                raise ValueError(f"CrossValidatedSearch: {name} must be finite numbers {bound}. Received: {name}={list(values)}")
+        if isinstance(max_trials, bool) or not isinstance(max_trials, numbers.Integral) or max_trials < 1:
+            raise ValueError(f"CrossValidatedSearch: max_trials must be an integer >= 1. Received: max_trials={max_trials!r}")
+        tasks = as_tasks(new_tasks)
+        if not isinstance(labels, dict):
+            raise ValueError(f"CrossValidatedSearch: labels must be a dict {{task: y}}. Received: {type(labels).__name__}")
+        checks.check_task_names(list(labels), tasks, training=True)
+        inputs = as_inputs(x)
+        for task in tasks:
+            checks.check_task_arrays(task.name, inputs, labels[task.name], None, task)
         self.model = model
         self.new_tasks = new_tasks
         self.x = np.asarray(x)

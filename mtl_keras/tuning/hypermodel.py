@@ -1,6 +1,7 @@
 """`MultiTaskHyperModel`: a KerasTuner hypermodel around the zoo's multi-task models."""
 
 import math
+import numbers
 
 import keras
 import keras_tuner
@@ -132,6 +133,13 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
         super().__init__(name=name, tunable=tunable)
         self.tasks = as_tasks(tasks)
         self.task_names = [t.name for t in self.tasks]
+        if not isinstance(input_shape, (tuple, list)) or not input_shape or any(
+            isinstance(d, numbers.Integral) and d < 1 for d in input_shape
+        ):
+            raise ValueError(
+                f"MultiTaskHyperModel: input_shape must be a tuple of positive integers (without the batch axis). "
+                f"Received: input_shape={input_shape!r}"
+            )
         self.input_shape = tuple(input_shape)
         if isinstance(search, str):
             search = [s.strip() for s in search.split(",") if s.strip()]
@@ -176,6 +184,12 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
         self.reference_task = reference_task
         self.lambda_range = _positive_range("lambda_range", lambda_range)
         self.lr_range = _positive_range("lr_range", lr_range)
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not (
+            math.isfinite(learning_rate) and learning_rate > 0
+        ):
+            raise ValueError(
+                f"MultiTaskHyperModel: learning_rate must be a finite number > 0. Received: learning_rate={learning_rate!r}"
+            )
         self.learning_rate = float(learning_rate)
         self.weight_decay_range = _positive_range("weight_decay_range", weight_decay_range)
         if not (isinstance(weight_decay, (int, float)) and math.isfinite(weight_decay) and weight_decay >= 0):
@@ -187,6 +201,8 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
                 f"MultiTaskHyperModel: searching 'lambda' needs a soft-sharing model (e.g. soft_sharing_mlp_small); "
                 f"none of {self.models} has a soft-sharing λ."
             )
+        if isinstance(weightings, str):
+            weightings = [w.strip() for w in weightings.split(",") if w.strip()]
         self.weightings = list(weightings)
         if "weighting" in search:
             if len(self.weightings) < 2:
@@ -201,7 +217,15 @@ class MultiTaskHyperModel(keras_tuner.HyperModel):
         ).configure(self.tasks)
         self.model_overrides = dict(model_overrides or {})
         self.baseline_model = baseline_model or self.models[0]
+        if baseline_epochs is not None and (
+            isinstance(baseline_epochs, bool) or not isinstance(baseline_epochs, numbers.Integral) or baseline_epochs < 1
+        ):
+            raise ValueError(
+                f"MultiTaskHyperModel: baseline_epochs must be None or an integer >= 1. Received: baseline_epochs={baseline_epochs!r}"
+            )
         self.baseline_epochs = baseline_epochs
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise ValueError(f"MultiTaskHyperModel: seed must be an integer. Received: seed={seed!r}")
         self.seed = int(seed)
         #: Where computed baselines are cached (set by `make_tuner` to the tuner's project directory).
         self.cache_directory = None

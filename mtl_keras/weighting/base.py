@@ -263,6 +263,11 @@ class Weighting(keras.layers.Layer):
         num_tasks = grads.shape[0]
         if num_tasks is None:
             raise ValueError(f"The number of tasks (rows) must be static. Received shape: {grads.shape}")
+        if num_tasks == 0:
+            raise ValueError(
+                f"{type(self).__name__} combines a gradient matrix with one row per task; it has none. "
+                f"Received: gradients with shape {grads.shape}"
+            )
         if losses is None:
             if self.needs_losses:
                 raise ValueError(

@@ -27,6 +27,10 @@ class StaticWeighting(LossWeighting):
 
     def __init__(self, weights=None, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(weights, (str, bytes)) or (weights is not None and not isinstance(weights, dict) and not hasattr(weights, "__iter__")):
+            raise ValueError(
+                f"StaticWeighting: weights must be None, a list in task order or a dict by task name. Received: weights={weights!r}"
+            )
         self.weights_spec = (
             dict(weights) if isinstance(weights, dict) else (list(weights) if weights is not None else None)
         )
@@ -52,7 +56,10 @@ class StaticWeighting(LossWeighting):
                 )
             values = spec
         for name, value in zip(self.task_names, values):
-            value = float(value)
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"StaticWeighting: task '{name}' has a weight that is not a number. Received: weight={value!r}") from None
             if math.isnan(value) or math.isinf(value) or value < 0:
                 raise ValueError(f"StaticWeighting: task '{name}' has an invalid weight. Received: weight={value}")
         return [float(v) for v in values]

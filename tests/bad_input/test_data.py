@@ -67,6 +67,19 @@ MULTI_INPUT_CASES = {
     "unknown task": (dict(data={**good(), "d": (X, Y)}, tasks=TASKS), r"tasks the model does not have: \['d'\]"),
     "missing task": (dict(data={k: v for k, v in good().items() if k != "b"}, tasks=TASKS), r"Tasks with no data: \['b'\]"),
     "not (x, y)": (dict(data=with_item("a", X)), r"Task 'a': expected \(x, y\).*Received: ndarray"),
+    "x a generator": (dict(data=with_item("a", ((row for row in X), Y))), r"Task 'a': x must be an array.*Received: generator"),
+    "x None": (dict(data=with_item("a", (None, Y))), r"Task 'a': x must be an array.*Received: NoneType None"),
+    "y a scalar": (dict(data=with_item("a", (X, 1))), r"Task 'a': y must be an array.*Received: int 1"),
+    "ragged x": (dict(data=with_item("a", ([[1.0, 2.0], [1.0]], [0, 1]))), r"Task 'a': x must be an array whose examples all have the same shape.*ragged list"),
+    "x of Python objects": (dict(data=with_item("a", (np.array([[None]] * 8), Y))), r"Task 'a': x holds Python objects.*x\[0\]=None"),
+    "sample weight of shape (4, 2)": (dict(data=with_item("a", (X, Y, np.ones((4, 2))))), r"Task 'a': sample_weight must have shape \(8,\) or \(8, 1\).*shape=\(4, 2\)"),
+    "sample weight text": (dict(data=with_item("a", (X, Y, np.array(["w"] * 8)))), r"Task 'a': sample_weight must be numbers.*sample_weight\[0\]='w'"),
+    "batch_size dict naming an unknown task": (dict(batch_size={"a": 4, "b": 4, "c": 4, "d": 2}), r"batch_size names tasks without data: \['d'\]"),
+    "seed text": (dict(seed="s"), r"seed must be an integer\. Received: seed='s'"),
+    "seed None": (dict(seed=None), r"seed=None"),
+    "shuffle a string": (dict(shuffle="no"), r"shuffle must be True or False\. Received: shuffle='no'"),
+    "repeat a string": (dict(repeat="no"), r"repeat must be True or False\. Received: repeat='no'"),
+    "tasks not Task objects": (dict(tasks=["a", "b", "c"]), r"tasks must be a list of mtl_keras\.Task objects\. Received: 'a'"),
 }
 
 
@@ -117,6 +130,16 @@ SHARED_INPUT_CASES = {
     "NaN input": (dict(x=nan_at(X, (5, 2))), r"inputs must be finite\. Received: x\[5, 2\]=nan"),
     "label out of range": (dict(tasks=[TASKS[0], TASKS[2]], labels={"a": np.r_[Y[:7], 3], "c": X[:, 0]}), r"Task 'a'.*label=3"),
     "unknown task": (dict(tasks=[TASKS[0]]), r"tasks the model does not have: \['c'\]"),
+    # A mask marks known labels; any other value would silently weight the examples.
+    "mask of 2": (dict(masks={"a": np.r_[2, np.ones(7)]}), r"Task 'a': mask must hold 0 \(missing label\) or 1.*mask\[0\]=2\.0"),
+    "fractional mask": (dict(masks={"c": np.r_[np.ones(3), 0.5, np.ones(4)]}), r"Task 'c': mask must hold 0.*mask\[3\]=0\.5"),
+    "indices given as a mask": (dict(masks={"a": np.arange(8)}), r"Task 'a': mask must hold 0.*mask\[2\]=2"),
+    "mask of text": (dict(masks={"a": np.array(["y"] * 8)}), r"Task 'a': mask must be numbers.*mask\[0\]='y'"),
+    "mask of shape (8, 2)": (dict(masks={"a": np.ones((8, 2))}), r"Task 'a': mask must have shape \(8,\) or \(8, 1\).*shape=\(8, 2\)"),
+    "labels a scalar": (dict(labels={"a": 1, "c": X[:, 0]}), r"Task 'a': y must be an array.*Received: int 1"),
+    "x None": (dict(x=None), r"x must be an array with one entry per example.*Received: NoneType None"),
+    "steps_per_epoch text": (dict(steps_per_epoch="a"), r"steps_per_epoch='a'"),
+    "seed fractional": (dict(seed=1.5), r"seed must be an integer\. Received: seed=1\.5"),
 }
 
 
@@ -126,6 +149,14 @@ def test_shared_input_dataset(case):
     options = {"x": X, "labels": Y3, **options}
     with pytest.raises(ValueError, match=message):
         mk.data.shared_input_dataset(options.pop("x"), options.pop("labels"), **options)
+
+
+def test_bool_and_0_1_masks_are_accepted_alike():
+    bools = mk.data.shared_input_dataset(X, {"a": Y}, masks={"a": np.arange(8) < 5}, repeat=False)
+    ints = mk.data.shared_input_dataset(X, {"a": Y}, masks={"a": (np.arange(8) < 5).astype("int64")}, repeat=False)
+    (_, _, w_bools), (_, _, w_ints) = next(iter(bools)), next(iter(ints))
+    np.testing.assert_array_equal(w_bools["a"], [1, 1, 1, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(w_ints["a"], w_bools["a"])
 
 
 def test_masked_labels_are_not_checked():
@@ -149,6 +180,20 @@ def test_split_fractions(case):
     fractions, message = SPLIT_CASES[case]
     with pytest.raises(ValueError, match=message):
         mk.data.split(good(), fractions)
+
+
+@pytest.mark.parametrize("item, message", [
+    (((row for row in X), Y), r"Task 'a': x must be an array.*generator"),
+    ((X, None), r"Task 'a': y must be an array.*NoneType None"),
+])
+def test_split_refuses_what_is_not_an_array(item, message):
+    with pytest.raises(ValueError, match=message):
+        mk.data.split({"a": item}, (0.5, 0.5))
+
+
+def test_split_refuses_a_seed_that_is_not_an_integer():
+    with pytest.raises(ValueError, match=r"seed must be an integer\. Received: seed='s'"):
+        mk.data.split({"a": (X, Y)}, (0.5, 0.5), seed="s")
 
 
 def test_split_checks_lengths():

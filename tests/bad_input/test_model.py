@@ -39,6 +39,18 @@ TASK_CASES = {
     "scaling a classification": (dict(name="a", num_classes=2, label_scaling="standard"), r"Task 'a'.*label_scaling='standard'"),
     "unknown scaling": (dict(name="a", kind="regression", label_scaling="minmax"), r"Task 'a'.*label_scaling='minmax'"),
     "missing label text": (dict(name="a", num_classes=2, missing_label="none"), r"Task 'a'.*missing_label='none'"),
+    "NaN classes": (dict(name="a", num_classes=float("nan")), r"Task 'a': a classification task needs an integer num_classes >= 2\. Received: num_classes=nan"),
+    "infinite classes": (dict(name="a", num_classes=float("inf")), r"Task 'a'.*num_classes=inf"),
+    "bool classes": (dict(name="a", num_classes=True), r"Task 'a'.*num_classes=True"),
+    "NaN units": (dict(name="a", kind="regression", units=float("nan")), r"Task 'a': units must be a positive integer\. Received: units=nan"),
+    "bool units": (dict(name="a", kind="binary", units=True), r"Task 'a'.*units=True"),
+    # A marker that is also a real label would drop every example of that label from training.
+    "missing label is a class id": (dict(name="a", num_classes=3, missing_label=1), r"Task 'a': missing_label is a class id in \[0, 3\).*missing_label=1"),
+    "missing label 0 on a binary task": (dict(name="a", kind="binary", missing_label=0), r"Task 'a': missing_label is a binary label.*missing_label=0"),
+    "missing label 1.0 on a binary task": (dict(name="a", kind="binary", missing_label=1.0), r"Task 'a': missing_label is a binary label.*missing_label=1\.0"),
+    "missing label a list": (dict(name="a", kind="regression", missing_label=[-1]), r"Task 'a': missing_label must be a number or 'nan'\. Received: missing_label=\[-1\]"),
+    "missing label a bool": (dict(name="a", num_classes=2, missing_label=False), r"Task 'a'.*missing_label=False"),
+    "metrics a string": (dict(name="a", kind="regression", metrics="mae"), r"Task 'a': metrics must be a list.*metrics='mae' \(write metrics=\['mae'\]\)"),
 }
 
 
@@ -60,6 +72,35 @@ MODEL_CASES = {
     "duplicate task names": (dict(tasks=[TASKS[0], TASKS[0]]), r"duplicates: \['cls'\]"),
     "no tasks": (dict(tasks=[]), r"tasks=\[\]"),
 }
+
+
+def test_unknown_loss_name_names_the_task():
+    with pytest.raises(ValueError, match=r"Task 'a': unknown loss\. Received: loss='msee'"):
+        mk.Task("a", kind="regression", loss="msee").build_loss()
+
+
+def test_missing_label_outside_the_classes_is_accepted():
+    assert mk.Task("a", num_classes=3, missing_label=3).missing_label == 3
+    assert mk.Task("a", num_classes=3, missing_label=-1).missing_label == -1
+    assert mk.Task("a", kind="binary", missing_label=-1).missing_label == -1
+
+
+def test_float_nan_missing_label_masks_nan_labels():
+    """`missing_label=float("nan")` (or `np.nan`) means what `"nan"` means: NaN labels are masked, not refused."""
+    task = mk.Task("reg", kind="regression", missing_label=np.nan)
+    assert task.missing_label == "nan" and mk.Task.from_config(task.get_config()) == task
+    x, y = arrays()
+    labels = y["reg"].copy()
+    labels[:3] = np.nan
+    m = model([TASKS[0], task])
+    history = m.fit(x, {"cls": y["cls"], "reg": labels}, batch_size=8, epochs=1, verbose=0).history
+    assert np.isfinite(history["reg_loss"][0])
+    # Masking NaN labels gives the loss of the known labels alone.
+    m2 = model([TASKS[0], mk.Task("reg", kind="regression")])
+    m2.set_weights(m.get_weights())
+    known = m.evaluate(x, {"cls": y["cls"], "reg": labels}, verbose=0, return_dict=True)["reg_loss"]
+    alone = m2.evaluate(x[3:], {"cls": y["cls"][3:], "reg": labels[3:]}, verbose=0, return_dict=True)["reg_loss"]
+    np.testing.assert_allclose(known, alone, rtol=1e-5)
 
 
 @pytest.mark.parametrize("case", sorted(MODEL_CASES))
@@ -223,3 +264,8 @@ def test_evaluate_reports_nan_not_zero_for_a_task_without_examples():
     assert np.isnan(logs["reg_loss"]) and np.isnan(logs["reg_mae"])
     assert np.isfinite(logs["cls_loss"]) and np.isfinite(logs["cls_accuracy"])
     np.testing.assert_allclose(logs["loss"], logs["cls_loss"], rtol=1e-6)  # the objective over the tasks present
+
+
+def test_terminate_on_nan_task_takes_a_bool():
+    with pytest.raises(ValueError, match=r"raise_error must be True or False\. Received: raise_error='no'"):
+        mk.callbacks.TerminateOnNaNTask(raise_error="no")  # a truthy string would raise instead of stopping

@@ -70,6 +70,9 @@ BAD_OVERRIDES = {
     "unknown_argument": ({"num_heads": 2}, "num_heads", "'num_heads'"),
     "units_zero": ({"units": (0,)}, "units", "units=(0,)"),
     "units_empty": ({"units": ()}, "units", "units=()"),
+    "units_fractional": ({"units": (4.5,)}, "units", "units=(4.5,)"),  # was silently truncated to 4
+    "units_an_int": ({"units": 8}, "units", "units=8"),
+    "units_nan": ({"units": (float("nan"),)}, "units", "units=(nan,)"),
 }
 
 

@@ -122,3 +122,51 @@ def test_bad_steps():
     model = _linear_model(["a", "b"])
     with pytest.raises(ValueError, match="steps=0"):
         diagnostics.task_affinity(model, (np.zeros((4, 5), "float32"), {"a": np.zeros(4), "b": np.zeros(4)}), steps=0)
+
+
+def _two_task_arrays(n=8):
+    x = np.random.default_rng(0).normal(size=(n, 5)).astype("float32")
+    return x, {"a": x[:, 0].copy(), "b": x[:, 1].copy()}
+
+
+@pytest.mark.parametrize("labels, message", [
+    (lambda y: {"a": y["a"]}, r"Tasks with no data: \['b'\]"),
+    (lambda y: {**y, "z": y["a"]}, r"tasks the model does not have: \['z'\]"),
+    (lambda y: {"a": np.r_[np.nan, y["a"][1:]], "b": y["b"]}, r"Task 'a': regression labels must be finite\. Received: label=nan"),
+    (lambda y: {"a": y["a"][:5], "b": y["b"]}, r"Task 'a': x has 8 examples but y has 5 labels"),
+])
+def test_arrays_are_checked_against_the_model(labels, message):
+    """Arrays with missing, unknown or non-finite labels used to fail deep in the compiled probe (or give a NaN matrix)."""
+    model = _linear_model(["a", "b"])
+    x, y = _two_task_arrays()
+    with pytest.raises(ValueError, match=message):
+        diagnostics.task_affinity(model, (x, labels(y)))
+    model.compile("sgd")
+    callback = diagnostics.TaskAffinity((x, labels(y)), every=1)
+    with pytest.raises(ValueError, match=message):
+        model.fit(x, y, batch_size=4, epochs=1, callbacks=[callback], verbose=0)
+
+
+def test_class_ids_out_of_range_are_named():
+    model = mk.MultiTaskModel([mk.Task("a", num_classes=2), mk.Task("b", kind="regression")], body=keras.layers.Dense(3), input_shape=(5,))
+    x, y = _two_task_arrays()
+    with pytest.raises(ValueError, match=r"Task 'a': labels must be in \[0, 2\)\. Received: label=5"):
+        diagnostics.task_affinity(model, (x, {"a": np.full(8, 5), "b": y["b"]}))
+
+
+@pytest.mark.parametrize("make", [
+    lambda data: diagnostics.TaskAffinity(data),
+    lambda data: diagnostics.TrainingDiagnostics("logs", data=data),
+])
+def test_data_is_checked_when_the_callback_is_made(make):
+    with pytest.raises(ValueError, match=r"`data` must be a mtl_keras\.data stream.*Received: NoneType"):
+        make(None)
+    x, y = _two_task_arrays()
+    with pytest.raises(ValueError, match=r"labels as a non-empty dict.*Received: y of type list"):
+        make((x, [y["a"], y["b"]]))
+
+
+def test_bad_batch_size_for_arrays():
+    model = _linear_model(["a", "b"])
+    with pytest.raises(ValueError, match=r"batch_size must be a positive integer\. Received: batch_size=0"):
+        diagnostics.task_affinity(model, _two_task_arrays(), batch_size=0)

@@ -75,3 +75,18 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert cli.main(["pareto", str(tmp_path), "--benchmark", "mmoe_synthetic", "--num-train", "32",
                      "--strategies", "nope", "--quiet"]) == 2
     assert "'nope'" in capsys.readouterr().err
+
+
+def test_model_rejects_a_body_made_for_another_number_of_tasks_and_a_vector_alpha():
+    with pytest.raises(ValueError, match=r"body was made for 3 tasks but the model has 2"):
+        PreferenceModel(regression_tasks(), body=PreferenceBody(3, units=(4,)), input_shape=(4,))
+    with pytest.raises(ValueError, match=r"alpha must be a finite number > 0.*alpha=\[1\.0, 2\.0\]"):
+        PreferenceModel(regression_tasks(), alpha=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"cosine_weight=True"):
+        PreferenceModel(regression_tasks(), cosine_weight=True)
+
+
+@pytest.mark.parametrize("margin", [-0.1, float("nan"), "big"])
+def test_reference_point_rejects_a_bad_margin(margin):
+    with pytest.raises(ValueError, match=r"margin must be a finite number >= 0"):
+        mk.pareto.reference_point([[1.0, 2.0], [2.0, 1.0]], margin=margin)

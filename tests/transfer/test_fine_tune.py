@@ -139,6 +139,14 @@ def test_bad_input(pretrained):
         transfer.FineTuner(pretrained, mk.Task("t", num_classes=2), freeze=["d9"])
 
 
+@pytest.mark.parametrize("rate", [-1e-3, 0.0, float("nan"), float("inf"), "fast", True])
+def test_bad_learning_rate_is_refused(pretrained, rate):
+    """A negative rate would silently climb the loss; NaN would wreck the weights."""
+    tuner = transfer.FineTuner(pretrained, mk.Task("t", num_classes=2))
+    with pytest.raises(ValueError, match=r"FineTuner\.compile: learning_rate must be a finite number > 0.*learning_rate="):
+        tuner.compile(learning_rate=rate)
+
+
 def test_fine_tunes_a_model_compiled_with_a_stateful_weighting(target_data):
     """The weighting's own state (here DB-MTL's gradient averages) belongs to training, not to the copy."""
     x, z = features(128, 3)

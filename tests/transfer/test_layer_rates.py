@@ -77,3 +77,14 @@ def test_bad_rates(pretrained):
         transfer.layer_rates(tuner.model, decay=0.5)
     with pytest.raises(ValueError, match="rate >= 0"):
         transfer.DiscriminativeOptimizer("sgd", rates=[("a", -1.0)])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(decay=float("inf")), r"decay must be >= 1 and finite.*decay=inf"),  # would freeze every body group silently
+    (dict(decay=float("nan")), r"decay=nan"),
+    (dict(rates=[1.0, float("nan")]), r"rates >= 0\. Received: rates=\[1\.0, nan\]"),  # NaN rates wreck the weights
+    (dict(rates=[1.0, float("inf")]), r"rates=\[1\.0, inf\]"),
+])
+def test_non_finite_decay_and_rates_are_refused(pretrained, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        transfer.layer_rates(pretrained, **kwargs)

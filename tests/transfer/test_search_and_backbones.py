@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 
 import mtl_keras as mk
 from mtl_keras import transfer
@@ -42,3 +43,17 @@ def test_unknown_application():
 
     with pytest.raises(ValueError, match="Unknown Keras application"):
         transfer.backbone_from_keras_application("NoSuchNet", (32, 32, 3))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(learning_rates=(1e-3, -1e-3)), r"learning_rates must be finite numbers > 0\. Received: learning_rates=\[0\.001, -0\.001\]"),
+    (dict(decays=(0.5,)), r"decays must be finite numbers >= 1\. Received: decays=\[0\.5\]"),
+    (dict(max_trials=0), r"max_trials must be an integer >= 1\. Received: max_trials=0"),
+    (dict(labels=lambda y: {"t": y["t"] + 2}), r"Task 't': labels must be in \[0, 2\)\. Received: label=[23]"),
+    (dict(labels=lambda y: {"u": y["t"]}), r"Data given for tasks the model does not have: \['u'\]"),
+])
+def test_cross_validated_search_checks_its_arguments_before_searching(pretrained, target_data, tmp_path, kwargs, message):
+    x, y = target_data
+    labels = kwargs.pop("labels", lambda y: y)(y)
+    with pytest.raises(ValueError, match=message):
+        transfer.CrossValidatedSearch(pretrained, mk.Task("t", num_classes=2), x, labels, folds=2, directory=str(tmp_path), **kwargs)

@@ -128,3 +128,25 @@ def test_weight_decay_is_searched_with_adamw():
     assert plain.decode({"learning_rate": 1e-3})["weight_decay"] == 0.0
     with pytest.raises(ValueError, match="weight_decay=-0.1"):
         hypermodel(search="lr", weight_decay=-0.1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(learning_rate=-1e-3), r"learning_rate must be a finite number > 0\. Received: learning_rate=-0\.001"),
+    (dict(learning_rate=float("nan")), r"learning_rate=nan"),
+    (dict(seed="s"), r"seed must be an integer\. Received: seed='s'"),
+    (dict(baseline_epochs=0), r"baseline_epochs must be None or an integer >= 1\. Received: baseline_epochs=0"),
+])
+def test_bad_numbers_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        hypermodel(**kwargs)
+
+
+@pytest.mark.parametrize("shape", [None, 4, ()])
+def test_input_shape_must_be_a_tuple(shape):
+    with pytest.raises(ValueError, match=r"input_shape must be a tuple of positive integers"):
+        tuning.MultiTaskHyperModel(TASKS, shape, objective=tuning.MultiTaskObjective(metric="mae"))
+
+
+def test_weightings_as_a_comma_separated_string_are_names_not_letters():
+    model = hypermodel(search="weighting", weightings="static,uncertainty")
+    assert model.weightings == ["static", "uncertainty"]

@@ -150,3 +150,24 @@ def test_a_model_reloads_with_its_strategy_state(name, tmp_path):
     assert len(reloaded.weighting.weights) == len(model.weighting.weights) > 0
     for saved, loaded in zip(model.weighting.weights, reloaded.weighting.weights):
         np.testing.assert_allclose(loaded.numpy(), saved.numpy())
+
+
+@pytest.mark.parametrize("name", ["pcgrad", "mgda", "static"])
+def test_a_matrix_without_rows_is_refused(name):
+    with pytest.raises(ValueError, match=r"one row per task; it has none.*shape \(0, 3\)"):
+        W.get(name)(np.zeros((0, 3), "float32"))
+
+
+@pytest.mark.parametrize("weights, message", [
+    ("1,2", r"weights must be None, a list in task order or a dict by task name\. Received: weights='1,2'"),
+    (2.0, r"Received: weights=2\.0"),
+])
+def test_static_weights_that_are_not_a_list_are_refused(weights, message):
+    with pytest.raises(ValueError, match=message):
+        W.StaticWeighting(weights)
+
+
+def test_static_weight_that_is_not_a_number_names_the_task():
+    strategy = W.StaticWeighting({"a": "heavy"})
+    with pytest.raises(ValueError, match=r"StaticWeighting: task 'a' has a weight that is not a number\. Received: weight='heavy'"):
+        strategy.configure([mk.Task("a", kind="regression"), mk.Task("b", kind="regression")])
