@@ -9,7 +9,7 @@ from mtl_keras.label_scaling import LabelScaler
 from mtl_keras.layers.base import TaskAwareLayer, check_parts
 from mtl_keras.layers.heads import TaskHeads
 from mtl_keras.task import Task, as_tasks
-from mtl_keras.training import fitting
+from mtl_keras.training import arguments, fitting
 from mtl_keras.training.objective import TaskObjective
 from mtl_keras.training.tensorflow.trainer import TensorFlowTrainer
 from mtl_keras.training.tensorflow.updates import SampledUpdates
@@ -35,16 +35,13 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
        not move: with `tasks_per_step < T` each task's own parameters have their own optimizer
        slots (a copy of the compiled optimizer), updated only when the task is trained.
 
-    Inputs come in two modes. *Multi-input*: a dict `{task_name: x_i}` with one batch per task
-    (tasks may have data sets of different sizes); each task's batch goes through the body and
-    its own head. *Shared-input*: one input `x` (a tensor or a dict of features not keyed by task)
-    with a label per task, e.g. several attributes of one image; the body runs once.
+    Inputs: *multi-input*, a dict `{task_name: x_i}` of one batch per task (data sets of any
+    sizes), each through the body and its head; or *shared-input*, one input `x` (a tensor or a
+    dict of features not keyed by task) with a label per task: the body runs once.
 
-    `predict` returns a dict by task name, in the tasks' natural units: class probabilities
-    (classification), sigmoid probabilities (binary), values in the labels' original units
-    (regression, also with `label_scaling`). Logs hold `loss`, `<task>_loss` and
-    `<task>_<metric>` for every task (plus `<task>_weight` for adaptive weightings and
-    `<layer>_penalty` for penalised layers).
+    `predict` returns a dict by task of probabilities (classification, binary) or values in the
+    labels' units (regression). Logs hold `loss`, `<task>_loss`, `<task>_<metric>` (and
+    `<task>_weight`, `<layer>_penalty` for adaptive weightings and penalised layers).
 
     Args:
         tasks: list of `mtl_keras.Task`.
@@ -80,6 +77,7 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
         self.body = body
         self.heads = heads if heads is not None else TaskHeads([t.output_units for t in self.tasks], name="heads")
         check_parts(self.body, self.heads, self.task_names)
+        arguments.check_body(body), arguments.check_input_shape(input_shape, self.task_names)
         self.tasks_per_step, self.seed = samplers_module.check_sampling(tasks_per_step, seed, num_tasks)
         self.sampler = samplers_module.get(sampler)
         self.sampler.configure(self.task_names)
@@ -103,7 +101,9 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
             #: The optimizer step at which epoch 0 of the current `fit()` began (saved, so a run restored
             #: from a checkpoint knows where its epochs start and resumes mid-epoch exactly).
             self.epoch_origin = self.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False, name="epoch_origin")
-        self.call(fitting.zeros_like_shapes(fitting.batch_shapes(input_shape)), training=False)
+        #: The input shape(s) the model was built for, with the batch axis.
+        self.built_input_shape = fitting.batch_shapes(input_shape)
+        self.call(fitting.zeros_like_shapes(self.built_input_shape), training=False)
         self.penalty_layers = [
             layer for layer in _compat.flatten_layers(self, include_self=False) if isinstance(layer, TaskAwareLayer) and layer.has_penalty
         ]
@@ -182,6 +182,7 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
         #: `steps_per_execution` left to the model: `fit` on a library stream picks it (see `fitting`).
         self.auto_steps_per_execution = "steps_per_execution" not in kwargs
         super().compile(optimizer=optimizer, **kwargs)
+        arguments.check_learning_rate(self.optimizer)
         self.weighting = strategy
         self._compile_kwargs = dict(kwargs)
         penalty_names = [layer.name for layer in getattr(self, "penalty_layers", [])]
@@ -235,6 +236,10 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
         with fitting.data_errors():
             return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
+    def predict(self, x, *args, **kwargs):
+        arguments.check_predict_inputs(x, self.task_names, self.built and isinstance(self.built_input_shape, dict))
+        return super().predict(x, *args, **kwargs)
+
     def evaluate(self, x=None, y=None, *args, **kwargs):
         x, y = fitting.evaluation_data(self, x, y)
         with fitting.data_errors():
@@ -257,20 +262,14 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
     def results_by_task(self, logs, prefix=""):
         """Regroups flat logs (`{"a_loss": .., "a_accuracy": ..}`) into `{task: {metric: value}}`.
 
-        Args:
-            logs: a dict of logs, e.g. from `evaluate(..., return_dict=True)` or `History.history`.
-            prefix: a prefix of the keys, e.g. `"val_"`.
+        `logs`: e.g. from `evaluate(..., return_dict=True)` or `History.history`; `prefix`: e.g. `"val_"`.
         """
         if not self.compiled:
             raise RuntimeError("Compile the model first: the metric names come from compile().")
         return self.trackers.results_by_task(logs, prefix)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        """Loads weights like `keras.Model.load_weights`, first checking that the file fits this model.
-
-        A file saved from another model raises a `ValueError` naming the first variable that does
-        not fit (its path, the expected and the found shape), unless `skip_mismatch=True`.
-        """
+        """`keras.Model.load_weights`, first checking the file fits (a `ValueError` names the first misfit variable)."""
         if self.built and not skip_mismatch:
             from mtl_keras import saving
 

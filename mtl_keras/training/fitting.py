@@ -9,6 +9,7 @@ import tensorflow as tf
 from mtl_keras.callbacks import SyncDataPosition, SyncDataPositionExact, TerminateOnNaNTask
 from mtl_keras.data import checks
 from mtl_keras.data.stream import Sampling
+from mtl_keras.training import arguments
 
 
 # ---------------------------------------------------------------------------- shapes
@@ -101,6 +102,7 @@ def training_data(model, x, y, kwargs, callbacks=None):
         `(x, y, kwargs, callbacks)`: what to hand to `keras.Model.fit`, and callbacks to add.
     """
     kwargs = dict(kwargs)
+    arguments.check_fit_arguments(kwargs)
     extra = []
     stream = getattr(x, "mtl_stream", None)
     if stream is not None:
@@ -236,11 +238,26 @@ def check_arrays(model, x, y, sample_weight, training):
     if not isinstance(y, dict):
         raise ValueError(f"MultiTaskModel expects labels as a dict {{task_name: labels}}. Received: {type(y).__name__}")
     checks.check_task_names(list(y), model.tasks, training=training)
+    if isinstance(sample_weight, dict) and set(sample_weight) - set(y):
+        raise ValueError(f"sample_weight names tasks with no labels here: {sorted(set(sample_weight) - set(y))}. Labels: {sorted(y)}")
     by_name = {t.name: t for t in model.tasks}
+    per_task = model.is_per_task_input(x)
     for name, labels in y.items():
-        inputs = x[name] if model.is_per_task_input(x) else x
-        weights = sample_weight.get(name) if isinstance(sample_weight, dict) else None
+        inputs = x[name] if per_task else x
+        weights = sample_weight.get(name) if isinstance(sample_weight, dict) else sample_weight
         checks.check_task_arrays(name, inputs, labels, weights, by_name[name])
+        _check_input_width(model, name, inputs, per_task)
+
+
+def _check_input_width(model, name, inputs, per_task):
+    """Raises when an array's example shape differs from the one the model was built for."""
+    built = getattr(model, "built_input_shape", None) if model.built else None
+    built = built.get(name) if isinstance(built, dict) and per_task else (None if isinstance(built, dict) else built)
+    shape = getattr(inputs, "shape", None)
+    if built is None or shape is None or not isinstance(built, tuple) or len(shape) != len(built):
+        return
+    if any(b is not None and s != b for s, b in zip(tuple(shape)[1:], built[1:])):
+        raise ValueError(f"Task '{name}': inputs of shape {tuple(shape)} for a model built for inputs of shape {built}.")
 
 
 @contextlib.contextmanager
