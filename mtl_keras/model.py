@@ -9,15 +9,13 @@ from mtl_keras.label_scaling import LabelScaler
 from mtl_keras.layers.base import TaskAwareLayer, check_parts
 from mtl_keras.layers.heads import TaskHeads
 from mtl_keras.task import Task, as_tasks
-from mtl_keras.training import fitting
+from mtl_keras.training import backend, fitting
 from mtl_keras.training.objective import TaskObjective
-from mtl_keras.training.tensorflow.trainer import TensorFlowTrainer
-from mtl_keras.training.tensorflow.updates import SampledUpdates
 from mtl_keras.training.trackers import TaskTrackers
 
 
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
+class MultiTaskModel(_compat.ModelHooks, backend.trainer_class(), keras.Model):
     """A Keras model for several tasks, trained by sampling tasks at every step.
 
     The model is a `body` (the shared or task-aware layers `θ_sh`) and one head per task
@@ -186,7 +184,7 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
         self._compile_kwargs = dict(kwargs)
         penalty_names = [layer.name for layer in getattr(self, "penalty_layers", [])]
         self.trackers = TaskTrackers(self.tasks, self.weighting.adaptive, penalty_names)
-        self.updates = SampledUpdates(self.optimizer, len(self.tasks), sampled=self.tasks_per_step < len(self.tasks))
+        self.updates = backend.updates_class()(self.optimizer, len(self.tasks), sampled=self.tasks_per_step < len(self.tasks))
         #: The per-task optimizer copies (empty when every task trains at every step), saved with the model.
         self.task_optimizers = self.updates.task_optimizers
         if self.built:

@@ -49,12 +49,18 @@ def build_from_spec(model, x_spec):
     """Builds `model` from a data set's input spec (under its distribution strategy)."""
     if model.built:
         return
-    with model.distribute_strategy.scope():
+    with strategy_scope(model):
         shapes = keras.tree.map_structure(lambda s: (None,) + tuple(s.shape)[1:], x_spec)
         if model.is_per_task_input(x_spec):
             for name in model.task_names:
                 shapes.setdefault(name, next(iter(shapes.values())))
         model.build(shapes)
+
+
+def strategy_scope(model):
+    """The scope of the model's `tf.distribute` strategy (TensorFlow backend), or an empty context (JAX)."""
+    strategy = getattr(model, "distribute_strategy", None)
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def keyed_by_tasks(inputs, task_names):
@@ -80,9 +86,22 @@ def compiled_weighting(tasks, weighting, loss=None, metrics=None):
             f"do not pass loss or metrics to compile(). Received: loss={loss!r}, metrics={metrics!r}"
         )
     strategy = weighting_module.get(weighting)
+    check_backend(strategy)
     strategy.configure(tasks)
     check_weights_train_something(strategy, tasks)
     return strategy
+
+
+def check_backend(weighting):
+    """Refuses a weighting strategy that the running Keras backend cannot train with yet, naming both."""
+    from mtl_keras.training import backend
+
+    running = backend.name()
+    if running not in weighting.backends:
+        kind = "gradient-level weighting" if weighting.uses_gradients else "loss-level weighting"
+        raise backend.unavailable(type(weighting).__name__, kind)
+    if running != "tensorflow" and weighting.uses_representation:
+        raise backend.unavailable(f"{type(weighting).__name__} with uses_representation=True", "representation-level weighting")
 
 
 def check_weights_train_something(weighting, tasks):
@@ -149,7 +168,7 @@ def choose_steps_per_execution(model, steps_per_epoch, callbacks=None, most=32):
     chosen = 1
     if (
         not tf.distribute.has_strategy()
-        and model.distribute_strategy is tf.distribute.get_strategy()
+        and getattr(model, "distribute_strategy", tf.distribute.get_strategy()) is tf.distribute.get_strategy()
         and not model.run_eagerly
         and not any(wants_every_batch(c) for c in callbacks or [])
     ):
@@ -213,7 +232,7 @@ def _prepare(model, dataset, training):
         raise ValueError("The data set is empty (cardinality 0).")
     build_from_spec(model, spec[0])
     if model.compiled:
-        with model.distribute_strategy.scope():
+        with strategy_scope(model):
             model.build_optimizer()
 
 

@@ -1,0 +1,99 @@
+"""Small training runs, the same on every Keras backend, for the JAX tests (run in a subprocess per backend).
+
+Usage: `KERAS_BACKEND=jax python tests/jax/_cases.py CASE OUT.json` writes the run's numbers (the
+weights after training, the logs, predictions) to `OUT.json`; the tests compare two backends' files.
+"""
+
+import json
+import sys
+
+import keras
+import numpy as np
+
+import mtl_keras as mk
+
+
+def _data(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6)).astype("float32")
+    return x, {
+        "digit": (x[:, 0] > 0).astype("int32") + (x[:, 1] > 0).astype("int32"),
+        "odd": (x[:, 2] > 0).astype("float32"),
+        "size": (3.0 * x[:, 3] + 10.0).astype("float32"),
+    }
+
+
+def _tasks():
+    return [
+        mk.Task("digit", num_classes=3),
+        mk.Task("odd", kind="binary"),
+        mk.Task("size", kind="regression", label_scaling="standard", weight=0.5),
+    ]
+
+
+def _model(tasks_per_step=None, weighting=None, optimizer="sgd"):
+    body = keras.Sequential([keras.layers.Dense(8, activation="tanh")])
+    model = mk.MultiTaskModel(_tasks(), body=body, input_shape=(6,), tasks_per_step=tasks_per_step, seed=3)
+    _same_start(model)
+    opt = keras.optimizers.SGD(0.1) if optimizer == "sgd" else keras.optimizers.Adam(0.01)
+    model.compile(optimizer=opt, weighting=weighting)
+    return model
+
+
+def _same_start(model):
+    """Sets every trainable variable from NumPy (the backends' initializers draw different numbers)."""
+    rng = np.random.default_rng(7)
+    for variable in model.trainable_variables:
+        variable.assign((0.4 * rng.normal(size=variable.shape)).astype("float32"))
+
+
+def _summary(model, history, x):
+    weights = {v.path: keras.ops.convert_to_numpy(v).tolist() for v in model.trainable_variables}
+    predictions = {k: np.asarray(v).tolist() for k, v in model.predict(x[:8], verbose=0).items()}
+    logs = {k: [float(a) for a in v] for k, v in history.history.items()}
+    return {"weights": weights, "predictions": predictions, "logs": logs, "iterations": int(model.optimizer.iterations)}
+
+
+def shared_stream():
+    """Shared input, masked labels, label scaling, every task at every step (a stream of `mtl_keras.data`)."""
+    x, y = _data()
+    stream = mk.data.shared_input_dataset(x, y, masks={"odd": np.arange(48) % 3 != 0}, batch_size=16, tasks=_tasks(), seed=0)
+    model = _model()
+    history = model.fit(stream, epochs=2, verbose=0)
+    return _summary(model, history, x)
+
+
+def multi_input_sampled():
+    """Multi-input stream, one task of three per step, Adam: tasks left out keep weights and optimizer state."""
+    x, y = _data()
+    data = {"digit": (x, y["digit"]), "odd": (x[:24], y["odd"][:24]), "size": (x[:30], y["size"][:30])}
+    stream = mk.data.multitask_dataset(data, batch_size=8, tasks=_tasks(), seed=0, steps_per_epoch=6)
+    model = _model(tasks_per_step=1, optimizer="adam")
+    history = model.fit(stream, epochs=2, verbose=0)
+    return _summary(model, history, x)
+
+
+def arrays_sampled():
+    """Shared-input arrays given to `fit` (every task has data), two tasks of three drawn per step."""
+    x, y = _data()
+    model = _model(tasks_per_step=2)
+    history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    return _summary(model, history, x)
+
+
+def evaluate_arrays():
+    """`evaluate` on arrays after a short training: the per-task logs."""
+    x, y = _data()
+    model = _model()
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    logs = model.evaluate(x, y, batch_size=16, return_dict=True, verbose=0)
+    return {"logs": {k: float(v) for k, v in logs.items()}}
+
+
+CASES = {f.__name__: f for f in (shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays)}
+
+if __name__ == "__main__":
+    result = CASES[sys.argv[1]]()
+    result["backend"] = keras.backend.backend()
+    with open(sys.argv[2], "w") as f:
+        json.dump(result, f)
