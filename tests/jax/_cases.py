@@ -1,10 +1,13 @@
 """Small training runs, the same on every Keras backend, for the JAX tests (run in a subprocess per backend).
 
-Usage: `KERAS_BACKEND=jax python tests/jax/_cases.py CASE OUT.json` writes the run's numbers (the
-weights after training, the logs, predictions) to `OUT.json`; the tests compare two backends' files.
+Usage: `KERAS_BACKEND=jax python tests/jax/_cases.py DIR CASE [CASE ...]` writes each case's numbers
+(the weights after training, the logs, predictions) to `DIR/<backend>.json`, by case; the tests
+compare two backends' files. The cases `save` and `load` write `DIR/<backend>.keras` and load the
+file the other backend saved.
 """
 
 import json
+import os
 import sys
 
 import keras
@@ -51,7 +54,8 @@ def _summary(model, history, x):
     weights = {v.path: keras.ops.convert_to_numpy(v).tolist() for v in model.trainable_variables}
     predictions = {k: np.asarray(v).tolist() for k, v in model.predict(x[:8], verbose=0).items()}
     logs = {k: [float(a) for a in v] for k, v in history.history.items()}
-    return {"weights": weights, "predictions": predictions, "logs": logs, "iterations": int(model.optimizer.iterations)}
+    task_steps = [int(o.iterations) for o in model.task_optimizers]
+    return {"weights": weights, "predictions": predictions, "logs": logs, "iterations": int(model.optimizer.iterations), "task_steps": task_steps}
 
 
 def shared_stream():
@@ -90,10 +94,48 @@ def evaluate_arrays():
     return {"logs": {k: float(v) for k, v in logs.items()}}
 
 
-CASES = {f.__name__: f for f in (shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays)}
+def unavailable():
+    """The errors of features the running backend does not have: their messages."""
+    messages = {}
+    for weighting in ("pcgrad", "dwa", mk.weighting.MGDAUB()):
+        model = _model()
+        try:
+            model.compile(optimizer="sgd", weighting=weighting)
+            messages[str(weighting)] = None
+        except NotImplementedError as error:
+            messages[str(weighting)] = str(error)
+    return messages
+
+
+def save(directory):
+    """Trains a sampled model with Adam a little and saves it, with its predictions."""
+    x, y = _data()
+    model = _model(tasks_per_step=2, optimizer="adam")
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    model.save(os.path.join(directory, f"{keras.backend.backend()}.keras"))
+    predictions = {k: np.asarray(v).tolist() for k, v in model.predict(x, verbose=0).items()}
+    return {"predictions": predictions, "task_steps": [int(o.iterations) for o in model.task_optimizers]}
+
+
+def load(directory):
+    """Loads the other backend's file: its predictions, its optimizer state, and one more epoch of training."""
+    other = "tensorflow" if keras.backend.backend() == "jax" else "jax"
+    model = keras.models.load_model(os.path.join(directory, f"{other}.keras"))
+    x, y = _data()
+    predictions = {k: np.asarray(v).tolist() for k, v in model.predict(x, verbose=0).items()}
+    loaded_steps = [int(o.iterations) for o in model.task_optimizers]
+    history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    return {"predictions": predictions, "loaded_task_steps": loaded_steps, "loss": history.history["loss"][-1]}
+
+
+CASES = {f.__name__: f for f in (shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, unavailable)}
+WITH_DIRECTORY = {"save": save, "load": load}
 
 if __name__ == "__main__":
-    result = CASES[sys.argv[1]]()
-    result["backend"] = keras.backend.backend()
-    with open(sys.argv[2], "w") as f:
-        json.dump(result, f)
+    directory = sys.argv[1]
+    results = {}
+    for case in sys.argv[2:]:
+        results[case] = WITH_DIRECTORY[case](directory) if case in WITH_DIRECTORY else CASES[case]()
+    name = os.path.join(directory, f"{keras.backend.backend()}{'_load' if 'load' in sys.argv[2:] else ''}.json")
+    with open(name, "w") as f:
+        json.dump(results, f)

@@ -1,0 +1,121 @@
+"""mtl-keras on the JAX backend: the same runs as on TensorFlow, number for number.
+
+One process has one Keras backend, so `_cases.py` runs the cases under `KERAS_BACKEND=jax` and
+`KERAS_BACKEND=tensorflow` in two subprocesses (side by side) and the tests compare their numbers:
+the weights after a few SGD / Adam steps, the logs, evaluation, predictions, and `.keras` files
+saved on one backend and loaded on the other.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [
+    pytest.mark.jax,
+    pytest.mark.slow,  # two subprocesses per backend, about a minute together
+    pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install -e '.[jax]')"),
+]
+
+SCRIPT = Path(__file__).with_name("_cases.py")
+BACKENDS = ("jax", "tensorflow")
+TRAINING = ("shared_stream", "multi_input_sampled", "arrays_sampled", "evaluate_arrays", "unavailable", "save")
+
+
+def _run(directory, cases, suffix=""):
+    """Runs `cases` on both backends at once; returns `{backend: {case: result}}`."""
+    processes = {
+        backend: subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(directory), *cases],
+            env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for backend in BACKENDS
+    }
+    for backend, process in processes.items():
+        _, err = process.communicate(timeout=900)
+        assert process.returncode == 0, f"{backend} run failed:\n{err[-4000:]}"
+    return {backend: json.loads((directory / f"{backend}{suffix}.json").read_text()) for backend in BACKENDS}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("backends")
+    trained = _run(directory, TRAINING)
+    loaded = _run(directory, ["load"], suffix="_load")
+    return trained, loaded
+
+
+def _assert_same_training(jax_run, tf_run):
+    assert jax_run["iterations"] == tf_run["iterations"] > 0
+    assert jax_run["task_steps"] == tf_run["task_steps"]
+    assert jax_run["weights"].keys() == tf_run["weights"].keys()
+    for path, values in jax_run["weights"].items():
+        np.testing.assert_allclose(values, tf_run["weights"][path], atol=2e-5, err_msg=path)
+    assert jax_run["logs"].keys() == tf_run["logs"].keys()
+    for key, values in jax_run["logs"].items():
+        np.testing.assert_allclose(values, tf_run["logs"][key], rtol=1e-4, err_msg=key)
+    for task, values in jax_run["predictions"].items():
+        np.testing.assert_allclose(values, tf_run["predictions"][task], atol=2e-5, err_msg=task)
+
+
+def test_shared_stream_with_masks_and_label_scaling_trains_as_on_tensorflow(runs):
+    trained, _ = runs
+    jax_run, tf_run = trained["jax"]["shared_stream"], trained["tensorflow"]["shared_stream"]
+    _assert_same_training(jax_run, tf_run)
+    assert {"loss", "digit_loss", "digit_accuracy", "odd_loss", "size_loss", "size_mae"} <= set(jax_run["logs"])
+    assert jax_run["logs"]["loss"][-1] < jax_run["logs"]["loss"][0]  # it learns
+
+
+def test_sampled_multi_input_stream_with_adam_trains_as_on_tensorflow(runs):
+    # One task of three per step, Adam: a task left out keeps its weights and its optimizer copy's
+    # state (slots and step count); any slip would move its head and break the equality.
+    trained, _ = runs
+    jax_run = trained["jax"]["multi_input_sampled"]
+    _assert_same_training(jax_run, trained["tensorflow"]["multi_input_sampled"])
+    assert sum(jax_run["task_steps"]) == jax_run["iterations"] == 12
+    assert all(steps > 0 for steps in jax_run["task_steps"])
+
+
+def test_tasks_drawn_in_the_step_from_arrays_train_as_on_tensorflow(runs):
+    # Every task has examples in every batch; the step draws 2 of 3 with the sampler (jax.lax.cond).
+    trained, _ = runs
+    jax_run = trained["jax"]["arrays_sampled"]
+    _assert_same_training(jax_run, trained["tensorflow"]["arrays_sampled"])
+    assert sum(jax_run["task_steps"]) == 2 * jax_run["iterations"]
+
+
+def test_evaluate_gives_the_tensorflow_logs(runs):
+    trained, _ = runs
+    jax_logs, tf_logs = trained["jax"]["evaluate_arrays"]["logs"], trained["tensorflow"]["evaluate_arrays"]["logs"]
+    assert jax_logs.keys() == tf_logs.keys()
+    for key in jax_logs:
+        np.testing.assert_allclose(jax_logs[key], tf_logs[key], rtol=1e-5, err_msg=key)
+
+
+def test_features_not_on_jax_raise_naming_feature_and_backend(runs):
+    trained, _ = runs
+    assert all(message is None for message in trained["tensorflow"]["unavailable"].values())
+    messages = list(trained["jax"]["unavailable"].values())
+    assert len(messages) == 3 and all(messages)
+    expected = (("PCGrad", "gradient-level"), ("DynamicWeightAverage", "loss-level"), ("MGDAUB", "gradient-level"))
+    for message, (feature, kind) in zip(messages, expected):
+        assert feature in message and kind in message
+        assert "jax backend" in message and "KERAS_BACKEND=tensorflow" in message
+
+
+@pytest.mark.parametrize("saved_on, loaded_on", [("tensorflow", "jax"), ("jax", "tensorflow")])
+def test_keras_file_saved_on_one_backend_loads_on_the_other(runs, saved_on, loaded_on):
+    trained, loaded = runs
+    saved, reloaded = trained[saved_on]["save"], loaded[loaded_on]["load"]
+    for task, values in saved["predictions"].items():
+        np.testing.assert_allclose(reloaded["predictions"][task], values, atol=2e-5, err_msg=task)
+    assert reloaded["loaded_task_steps"] == saved["task_steps"]  # the per-task optimizer copies' state came along
+    assert np.isfinite(reloaded["loss"])
