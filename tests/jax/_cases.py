@@ -128,8 +128,27 @@ def load(directory):
     return {"predictions": predictions, "loaded_task_steps": loaded_steps, "loss": history.history["loss"][-1]}
 
 
+def export(directory):
+    """Trains a little, exports to a SavedModel and serves it with plain `tf.saved_model.load`."""
+    import tensorflow as tf
+
+    x, y = _data()
+    model = _model()
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    path = mk.export.export_saved_model(model, os.path.join(directory, f"export_{keras.backend.backend()}"), version=1)
+    served = tf.saved_model.load(path)
+    expected = model.predict(x[:8], verbose=0)
+    differences = {}
+    for name in model.task_names:
+        output = served.signatures[f"serve_{name}"](inputs=tf.constant(x[:8]))[name]
+        differences[name] = float(np.abs(output.numpy() - expected[name]).max())
+    everything = served.signatures["serving_default"](inputs=tf.constant(x[:8]))
+    differences["serving_default"] = max(float(np.abs(everything[n].numpy() - expected[n]).max()) for n in model.task_names)
+    return {"differences": differences, "path": path, "tasks": [t["name"] for t in mk.export.read_metadata(path)["tasks"]]}
+
+
 CASES = {f.__name__: f for f in (shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, unavailable)}
-WITH_DIRECTORY = {"save": save, "load": load}
+WITH_DIRECTORY = {"save": save, "load": load, "export": export}
 
 if __name__ == "__main__":
     directory = sys.argv[1]

@@ -24,7 +24,7 @@ pytestmark = [
 
 SCRIPT = Path(__file__).with_name("_cases.py")
 BACKENDS = ("jax", "tensorflow")
-TRAINING = ("shared_stream", "multi_input_sampled", "arrays_sampled", "evaluate_arrays", "unavailable", "save")
+TRAINING = ("shared_stream", "multi_input_sampled", "arrays_sampled", "evaluate_arrays", "unavailable", "save", "export")
 
 
 def _run(directory, cases, suffix=""):
@@ -119,3 +119,13 @@ def test_keras_file_saved_on_one_backend_loads_on_the_other(runs, saved_on, load
         np.testing.assert_allclose(reloaded["predictions"][task], values, atol=2e-5, err_msg=task)
     assert reloaded["loaded_task_steps"] == saved["task_steps"]  # the per-task optimizer copies' state came along
     assert np.isfinite(reloaded["loss"])
+
+
+def test_jax_trained_model_exports_a_saved_model_that_plain_tensorflow_serves(runs):
+    trained, _ = runs
+    for backend in BACKENDS:
+        result = trained[backend]["export"]
+        assert result["path"].endswith("1") and result["tasks"] == ["digit", "odd", "size"]
+        # serve_<task> and serving_default, loaded with tf.saved_model.load, give model.predict's outputs
+        assert set(result["differences"]) == {"digit", "odd", "size", "serving_default"}
+        assert max(result["differences"].values()) < 1e-5, (backend, result["differences"])
