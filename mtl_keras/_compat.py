@@ -90,9 +90,15 @@ class JaxStateHooks:
     optimizer whose variables must travel in the state too, so `_get_jax_state`,
     `_purge_model_variables` and `jax_state_sync` read the optimizer part from
     `self.optimizer_state_variables` (the compiled optimizer's variables, then the copies').
+    Under a `keras.distribution`, `_get_state_sharding_spec` gives those variables' shardings too.
     Checked on Keras 3.15.1. Tested by `tests/jax/test_jax_training.py` (sampled training on JAX
-    equal to TensorFlow's).
+    equal to TensorFlow's, and data parallel on two devices equal to one).
     """
+
+    def _get_state_sharding_spec(self):
+        trainable, non_trainable, _, metrics = super()._get_state_sharding_spec()
+        optimizer = [v.value.sharding for v in self.optimizer_state_variables]
+        return trainable, non_trainable, optimizer, metrics
 
     def _state_groups(self, trainable, non_trainable, optimizer, metrics):
         groups = (

@@ -147,7 +147,33 @@ def export(directory):
     return {"differences": differences, "path": path, "tasks": [t["name"] for t in mk.export.read_metadata(path)["tasks"]]}
 
 
-CASES = {f.__name__: f for f in (shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, unavailable)}
+def data_parallel():
+    """`keras.distribution.DataParallel` over the devices (JAX; two forced CPU devices) against one device."""
+    x, y = _data()
+    results = {}
+    for name, kwargs in {"all_tasks": {}, "sampled": {"tasks_per_step": 2, "optimizer": "adam"}}.items():
+        keras.distribution.set_distribution(None)
+        model = _model(**kwargs)
+        model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        single = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
+        model = _model(**kwargs)
+        start = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+        history = model.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        parallel = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+        results[name] = {
+            "difference": max(float(np.abs(a - b).max()) for a, b in zip(single, parallel)),
+            "moved": max(float(np.abs(a - b).max()) for a, b in zip(start, parallel)),
+            "loss": history.history["loss"][-1],
+        }
+    keras.distribution.set_distribution(None)
+    results["devices"] = len(keras.distribution.list_devices())
+    return results
+
+
+CASES = {
+    f.__name__: f for f in (shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, unavailable, data_parallel)
+}
 WITH_DIRECTORY = {"save": save, "load": load, "export": export}
 
 if __name__ == "__main__":

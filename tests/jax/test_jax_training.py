@@ -129,3 +129,16 @@ def test_jax_trained_model_exports_a_saved_model_that_plain_tensorflow_serves(ru
         # serve_<task> and serving_default, loaded with tf.saved_model.load, give model.predict's outputs
         assert set(result["differences"]) == {"digit", "odd", "size", "serving_default"}
         assert max(result["differences"].values()) < 1e-5, (backend, result["differences"])
+
+
+def test_data_parallel_on_two_devices_trains_as_one_device(tmp_path):
+    # keras.distribution.DataParallel over two CPU devices forced by XLA_FLAGS, every task and sampled
+    # tasks with Adam (the per-task optimizer copies are part of the sharded state).
+    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path), "data_parallel"], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads((tmp_path / "jax.json").read_text())["data_parallel"]
+    assert result["devices"] == 2
+    for name in ("all_tasks", "sampled"):
+        assert result[name]["moved"] > 1e-3, name
+        assert result[name]["difference"] < 1e-5, (name, result[name])
