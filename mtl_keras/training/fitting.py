@@ -86,22 +86,34 @@ def compiled_weighting(tasks, weighting, loss=None, metrics=None):
             f"do not pass loss or metrics to compile(). Received: loss={loss!r}, metrics={metrics!r}"
         )
     strategy = weighting_module.get(weighting)
-    check_backend(strategy)
     strategy.configure(tasks)
+    check_backend(strategy, tasks)
     check_weights_train_something(strategy, tasks)
     return strategy
 
 
-def check_backend(weighting):
-    """Refuses a weighting strategy that the running Keras backend cannot train with yet, naming both."""
+def check_backend(weighting, tasks):
+    """Refuses a weighting strategy that the running Keras backend cannot train with yet, naming both.
+
+    On JAX: loss-level strategies marked for it (`Weighting.backends`), and parameter-level
+    gradient strategies without state (their maths runs on the host, see
+    `mtl_keras/training/jax/gradients.py`).
+    """
     from mtl_keras.training import backend
 
     running = backend.name()
-    if running not in weighting.backends:
-        kind = "gradient-level weighting" if weighting.uses_gradients else "loss-level weighting"
-        raise backend.unavailable(type(weighting).__name__, kind)
-    if running != "tensorflow" and weighting.uses_representation:
-        raise backend.unavailable(f"{type(weighting).__name__} with uses_representation=True", "representation-level weighting")
+    if running in weighting.backends:
+        return
+    name = type(weighting).__name__
+    if not weighting.uses_gradients:
+        raise backend.unavailable(name, "loss-level weighting")
+    if weighting.uses_representation:
+        raise backend.unavailable(f"{name} with uses_representation=True", "representation-level gradient weighting")
+    probe = type(weighting).from_config(weighting.get_config())
+    probe.configure(tasks)
+    probe.build((len(tasks), 1))
+    if probe.variables:
+        raise backend.unavailable(name, "gradient-level weighting with state")
 
 
 def check_weights_train_something(weighting, tasks):

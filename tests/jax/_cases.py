@@ -94,10 +94,22 @@ def evaluate_arrays():
     return {"logs": {k: float(v) for k, v in logs.items()}}
 
 
+def gradient_level():
+    """Gradient-level weightings (per-task gradients): PCGrad, MGDA and CAGrad on a shared stream, one sampled."""
+    x, y = _data()
+    results = {}
+    for weighting, tasks_per_step in (("pcgrad", None), ("mgda", None), ("cagrad", 2)):
+        stream = mk.data.shared_input_dataset(x, y, batch_size=16, tasks=_tasks(), seed=0)
+        model = _model(tasks_per_step=tasks_per_step, weighting=weighting)
+        history = model.fit(stream, epochs=2, verbose=0)
+        results[weighting] = _summary(model, history, x)
+    return results
+
+
 def unavailable():
     """The errors of features the running backend does not have: their messages."""
     messages = {}
-    for weighting in ("pcgrad", "dwa", mk.weighting.MGDAUB()):
+    for weighting in ("gradnorm", "dwa", mk.weighting.MGDAUB()):
         model = _model()
         try:
             model.compile(optimizer="sgd", weighting=weighting)
@@ -172,7 +184,8 @@ def data_parallel():
 
 
 CASES = {
-    f.__name__: f for f in (shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, unavailable, data_parallel)
+    f.__name__: f
+    for f in (shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, gradient_level, unavailable, data_parallel)
 }
 WITH_DIRECTORY = {"save": save, "load": load, "export": export}
 

@@ -24,7 +24,9 @@ pytestmark = [
 
 SCRIPT = Path(__file__).with_name("_cases.py")
 BACKENDS = ("jax", "tensorflow")
-TRAINING = ("shared_stream", "multi_input_sampled", "arrays_sampled", "evaluate_arrays", "unavailable", "save", "export")
+TRAINING = (
+    "shared_stream", "multi_input_sampled", "arrays_sampled", "evaluate_arrays", "gradient_level", "unavailable", "save", "export"
+)
 
 
 def _run(directory, cases, suffix=""):
@@ -100,12 +102,21 @@ def test_evaluate_gives_the_tensorflow_logs(runs):
         np.testing.assert_allclose(jax_logs[key], tf_logs[key], rtol=1e-5, err_msg=key)
 
 
+@pytest.mark.parametrize("weighting", ["pcgrad", "mgda", "cagrad"])
+def test_gradient_level_weighting_trains_as_on_tensorflow(runs, weighting):
+    # Per-task gradients by jax.vjp pull-backs, combined by the strategy (CAGrad with 2 of 3 tasks sampled).
+    trained, _ = runs
+    jax_run = trained["jax"]["gradient_level"][weighting]
+    _assert_same_training(jax_run, trained["tensorflow"]["gradient_level"][weighting])
+    assert {"digit_weight", "odd_weight", "size_weight"} <= set(jax_run["logs"])
+
+
 def test_features_not_on_jax_raise_naming_feature_and_backend(runs):
     trained, _ = runs
     assert all(message is None for message in trained["tensorflow"]["unavailable"].values())
     messages = list(trained["jax"]["unavailable"].values())
     assert len(messages) == 3 and all(messages)
-    expected = (("PCGrad", "gradient-level"), ("DynamicWeightAverage", "loss-level"), ("MGDAUB", "gradient-level"))
+    expected = (("GradNorm", "gradient-level"), ("DynamicWeightAverage", "loss-level"), ("MGDAUB", "representation-level"))
     for message, (feature, kind) in zip(messages, expected):
         assert feature in message and kind in message
         assert "jax backend" in message and "KERAS_BACKEND=tensorflow" in message

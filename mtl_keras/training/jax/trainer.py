@@ -21,6 +21,7 @@ from keras import ops
 from mtl_keras import _compat
 from mtl_keras.layers.base import TaskAwareLayer
 from mtl_keras.training import forward
+from mtl_keras.training.jax import gradients
 from mtl_keras.training.jax.state import current_values, stateful_cond
 
 
@@ -47,9 +48,12 @@ class JaxTrainer(_compat.JaxStateHooks):
         held = list(self.non_trainable_variables) + list(self.metrics_variables)
         optimizer_variables = self.optimizer_state_variables
         step = _value_of(self.optimizer.iterations, optimizer_variables, optimizer_values)
-        sampled, computed = _sampled_tasks(self, y, step)
+        sampled, computed = _sampled_tasks(self, y, step)                               # 1. a mini-batch of tasks
 
-        def objective_of(trainable_values):
+        weighting = self.weighting
+
+        def forward_pass(trainable_values):
+            """The step's forward pass on `trainable_values`: `((task losses [T], extra loss), aux)`."""
             mapping = _mapping((variables, trainable_values), (held, list(non_trainable) + list(metric_values)))
             mapping += list(zip(optimizer_variables, optimizer_values))
             with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
@@ -58,25 +62,42 @@ class JaxTrainer(_compat.JaxStateHooks):
                 def cond(predicate, true_fn, false_fn):
                     return stateful_cond(scope, predicate, true_fn, false_fn, held, branch_losses)
 
-                outputs = forward.run_tasks(
+                outputs = forward.run_tasks(                                            # 2. the sampled tasks' batches
                     self, self.objective, _features(self, x), y, sample_weight, computed, True, self.trackers.update_task, cond
                 )
                 losses = self.objective.combine([o.loss_sum for o in outputs], [o.count for o in outputs], sampled)
                 penalties = [layer.penalty() for layer in self.penalty_layers]
                 terms = [ops.cast(t, "float32") for t in penalties + list(self.losses) + branch_losses]
-                objective, weights = self.weighting.combine_losses(losses.losses, losses.active, step)
-                total = objective + sum(terms) if terms else objective
-                self.trackers.update_objective(ops.stop_gradient(total), ops.stop_gradient(ops.cast(weights, "float32")))
-                self.trackers.update_penalties(penalties)
-            return total, (current_values(scope, held), losses.active)
+                extra = sum(terms) if terms else ops.zeros((), "float32")
+                combined = None
+                if not weighting.uses_gradients:                                        # 3. Σ ω_i L_i (+ penalties)
+                    combined = weighting.combine_losses(losses.losses, losses.active, step)
+            return (ops.stack(losses.task_losses), extra), (current_values(scope, held), losses, penalties, combined)
 
-        (_, (held_values, active)), grads = jax.value_and_grad(objective_of, has_aux=True)(list(trainable))
+        if weighting.uses_gradients:                                                    # 4. back-propagate
+            (_, extra), backward, (held_values, losses, penalties, _) = jax.vjp(forward_pass, list(trainable), has_aux=True)
+            shared = {id(v) for v in self.shared_variables}
+            grads, weights = gradients.on_parameters(backward, losses, [id(v) in shared for v in variables], weighting, step)
+            objective = ops.sum(weights * losses.active * losses.losses)
+        else:
+
+            def total_of(trainable_values):
+                (_, extra), aux = forward_pass(trainable_values)
+                objective, _ = aux[3]
+                return objective + extra, (aux, extra)
+
+            (_, (aux, extra)), grads = jax.value_and_grad(total_of, has_aux=True)(list(trainable))
+            held_values, losses, penalties, (objective, weights) = aux
+        active = losses.active
         mapping = _mapping((variables, trainable), (held, held_values), (optimizer_variables, optimizer_values))
         with keras.StatelessScope(state_mapping=mapping) as scope:
             trained = [False if computed is not None and computed[i] is False else active[i] > 0 for i in range(len(self.tasks))]
             task_variables = [self.task_variables(i) for i in range(len(self.tasks))]
-            self.updates.apply(scope, grads, variables, trained, task_variables)
+            self.updates.apply(scope, grads, variables, trained, task_variables)            # 5. apply the optimizer
+            self.trackers.update_objective(objective + extra, ops.cast(weights, "float32"))
+            self.trackers.update_penalties(penalties)
             logs = self.get_metrics_result()
+        held_values = current_values(scope, held)
         non_trainable_count = len(self.non_trainable_variables)
         state = (
             current_values(scope, variables),
