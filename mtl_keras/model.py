@@ -176,6 +176,7 @@ class MultiTaskModel(_compat.ModelHooks, backend.trainer_class(), keras.Model):
                 `run_eagerly`, ...). Without `steps_per_execution`, `fit` on a `mtl_keras.data` stream
                 runs up to 32 steps per call (a divisor of the epoch; 1 under `tf.distribute`).
         """
+        backend.check_compile()
         strategy = fitting.compiled_weighting(self.tasks, weighting, loss, metrics)
         #: `steps_per_execution` left to the model: `fit` on a library stream picks it (see `fitting`).
         self.auto_steps_per_execution = "steps_per_execution" not in kwargs

@@ -60,3 +60,17 @@ def unavailable(feature, kind=None):
     return NotImplementedError(
         f"{what} is not available on the {name()} backend yet; use the TensorFlow backend (KERAS_BACKEND=tensorflow)."
     )
+
+
+def check_compile():
+    """Raises for a TensorFlow-only setting on another backend: a `tf.distribute` strategy in scope."""
+    if name() == "tensorflow":
+        return
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():
+        raise NotImplementedError(
+            f"tf.distribute strategies ({type(tf.distribute.get_strategy()).__name__}) are not available on the "
+            f"{name()} backend; use keras.distribution (e.g. keras.distribution.DataParallel) there, or the "
+            "TensorFlow backend (KERAS_BACKEND=tensorflow)."
+        )

@@ -116,6 +116,14 @@ def unavailable():
             messages[str(weighting)] = None
         except NotImplementedError as error:
             messages[str(weighting)] = str(error)
+    import tensorflow as tf
+
+    try:
+        with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
+            _model()
+        messages["tf.distribute"] = None
+    except NotImplementedError as error:
+        messages["tf.distribute"] = str(error)
     return messages
 
 

@@ -115,8 +115,13 @@ def test_features_not_on_jax_raise_naming_feature_and_backend(runs):
     trained, _ = runs
     assert all(message is None for message in trained["tensorflow"]["unavailable"].values())
     messages = list(trained["jax"]["unavailable"].values())
-    assert len(messages) == 3 and all(messages)
-    expected = (("GradNorm", "gradient-level"), ("DynamicWeightAverage", "loss-level"), ("MGDAUB", "representation-level"))
+    assert len(messages) == 4 and all(messages)
+    expected = (
+        ("GradNorm", "gradient-level"),
+        ("DynamicWeightAverage", "loss-level"),
+        ("MGDAUB", "representation-level"),
+        ("tf.distribute", "MirroredStrategy"),
+    )
     for message, (feature, kind) in zip(messages, expected):
         assert feature in message and kind in message
         assert "jax backend" in message and "KERAS_BACKEND=tensorflow" in message
