@@ -106,6 +106,32 @@ def gradient_level():
     return results
 
 
+#: One small zoo model per sharing family with its own layers (all 23 `test_*_mlp` / `test_*_conv` models
+#: were checked equal across backends; these keep the test short).
+ZOO = ("test_film_mlp", "test_mmoe_mlp", "test_ple_mlp", "test_cross_stitch_mlp", "test_dselect_k_mlp", "test_soft_sharing_mlp", "test_mtan_conv")
+
+
+def zoo_models():
+    """Zoo models (the sharing layers): predictions after building and after two SGD steps."""
+    from mtl_keras import zoo
+
+    rng = np.random.default_rng(0)
+    vectors, images = rng.normal(size=(16, 32)).astype("float32"), rng.normal(size=(16, 16, 16, 1)).astype("float32")
+    results = {}
+    for name in ZOO:
+        image = name.endswith("_conv")
+        x = images if image else vectors
+        y = {"digit": rng.integers(0, 3, size=16), "odd": rng.integers(0, 2, size=16).astype("float32"), "size": rng.normal(size=16).astype("float32")}
+        model = zoo.create_model(name, tasks=_tasks(), input_shape=x.shape[1:])
+        _same_start(model)
+        model.compile(optimizer=keras.optimizers.SGD(0.05))
+        before = {k: np.asarray(v).tolist() for k, v in model.predict(x, verbose=0).items()}
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        after = {k: np.asarray(v).tolist() for k, v in model.predict(x, verbose=0).items()}
+        results[name] = {"before": before, "after": after}
+    return results
+
+
 def unavailable():
     """The errors of features the running backend does not have: their messages."""
     messages = {}
@@ -193,7 +219,9 @@ def data_parallel():
 
 CASES = {
     f.__name__: f
-    for f in (shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, gradient_level, unavailable, data_parallel)
+    for f in (
+        shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, gradient_level, zoo_models, unavailable, data_parallel
+    )
 }
 WITH_DIRECTORY = {"save": save, "load": load, "export": export}
 

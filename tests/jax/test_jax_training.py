@@ -25,7 +25,15 @@ pytestmark = [
 SCRIPT = Path(__file__).with_name("_cases.py")
 BACKENDS = ("jax", "tensorflow")
 TRAINING = (
-    "shared_stream", "multi_input_sampled", "arrays_sampled", "evaluate_arrays", "gradient_level", "unavailable", "save", "export"
+    "shared_stream",
+    "multi_input_sampled",
+    "arrays_sampled",
+    "evaluate_arrays",
+    "gradient_level",
+    "zoo_models",
+    "unavailable",
+    "save",
+    "export",
 )
 
 
@@ -109,6 +117,19 @@ def test_gradient_level_weighting_trains_as_on_tensorflow(runs, weighting):
     jax_run = trained["jax"]["gradient_level"][weighting]
     _assert_same_training(jax_run, trained["tensorflow"]["gradient_level"][weighting])
     assert {"digit_weight", "odd_weight", "size_weight"} <= set(jax_run["logs"])
+
+
+def test_zoo_models_predict_and_train_as_on_tensorflow(runs):
+    # FiLM, MMoE, PLE, cross-stitch, DSelect-k, soft sharing (a penalty) and MTAN, from the same weights.
+    trained, _ = runs
+    jax_models, tf_models = trained["jax"]["zoo_models"], trained["tensorflow"]["zoo_models"]
+    assert sorted(jax_models) == sorted(tf_models) and len(jax_models) == 7
+    for name, result in jax_models.items():
+        for when in ("before", "after"):
+            for task, values in result[when].items():
+                np.testing.assert_allclose(values, tf_models[name][when][task], atol=1e-5, err_msg=f"{name} {when} {task}")
+        moved = max(np.abs(np.subtract(result["after"][t], result["before"][t])).max() for t in result["after"])
+        assert moved > 1e-3, name  # two SGD steps changed the predictions
 
 
 def test_features_not_on_jax_raise_naming_feature_and_backend(runs):
