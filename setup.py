@@ -33,9 +33,12 @@ setup(
         "scipy==1.17.1",
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "ruff==0.17.6", "hypothesis==6.170.15"],
+        # jax: the JAX-backend tests (tests/jax_backend) run in CI too
+        "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "ruff==0.17.6", "hypothesis==6.170.15", "jax[cpu]==0.10.2"],
         # mutation testing (tools/mutation.py), not part of CI
         "mutation": ["mutmut==3.8.1"],
+        # the JAX backend (KERAS_BACKEND=jax); checked with keras 3.15.1
+        "jax": ["jax[cpu]==0.10.2"],
     },
     entry_points={"console_scripts": ["mtl-keras=mtl_keras_cli:main"]},
 )

@@ -80,6 +80,69 @@ class ModelHooks:
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
 
+# --------------------------------------------------------------------------- JAX training state
+class JaxStateHooks:
+    """Mixin of three overrides of private methods of Keras's JAX trainer that a `MultiTaskModel` needs.
+
+    Why: on JAX, `fit` hands the train step the model's state as lists of values and writes them
+    back at the end of an epoch (or when a callback reads the model); the optimizer part is
+    `model.optimizer.variables`. With sampled tasks a `MultiTaskModel` has per-task copies of the
+    optimizer whose variables must travel in the state too, so `_get_jax_state`,
+    `_purge_model_variables` and `jax_state_sync` read the optimizer part from
+    `self.optimizer_state_variables` (the compiled optimizer's variables, then the copies').
+    Under a `keras.distribution`, `_get_state_sharding_spec` gives those variables' shardings too.
+    Checked on Keras 3.15.1. Tested by `tests/jax_backend/test_jax_training.py` (sampled training on JAX
+    equal to TensorFlow's, and data parallel on two devices equal to one).
+    """
+
+    def _get_state_sharding_spec(self):
+        trainable, non_trainable, _, metrics = super()._get_state_sharding_spec()
+        optimizer = [v.value.sharding for v in self.optimizer_state_variables]
+        return trainable, non_trainable, optimizer, metrics
+
+    def _state_groups(self, trainable, non_trainable, optimizer, metrics):
+        groups = (
+            (trainable, "trainable_variables", self.trainable_variables),
+            (non_trainable, "non_trainable_variables", self.non_trainable_variables),
+            (optimizer, "optimizer_variables", self.optimizer_state_variables if optimizer else []),
+            (metrics, "metrics_variables", self.metrics_variables),
+        )
+        return [(name, variables) for flag, name, variables in groups if flag]
+
+    def _get_jax_state(
+        self,
+        trainable_variables=False,
+        non_trainable_variables=False,
+        optimizer_variables=False,
+        metrics_variables=False,
+        purge_model_variables=False,
+    ):
+        groups = self._state_groups(trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables)
+        state = tuple([v.value for v in variables] for _, variables in groups)
+        if purge_model_variables:
+            for _, variables in groups:
+                for v in variables:
+                    v._value = None
+        return state
+
+    def _purge_model_variables(
+        self, trainable_variables=False, non_trainable_variables=False, optimizer_variables=False, metrics_variables=False
+    ):
+        for _, variables in self._state_groups(trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables):
+            for v in variables:
+                v._value = None
+
+    def jax_state_sync(self):
+        if not getattr(self, "_jax_state", None) or self._jax_state_synced:
+            return
+        for name, variables in self._state_groups(True, True, True, True):
+            values = self._jax_state.get(name, None)
+            if values:
+                for variable, value in zip(variables, values):
+                    variable.assign(value)
+        self._jax_state_synced = True
+
+
 # --------------------------------------------------------------------------- tf.distribute
 def configure_coordination_service(spec, jobs, timeout_seconds):
     """Starts TensorFlow's coordination service with a registration deadline.
@@ -107,6 +170,7 @@ def configure_coordination_service(spec, jobs, timeout_seconds):
 
 
 __all__ = [
+    "JaxStateHooks",
     "ModelHooks",
     "MetricGroup",
     "configure_coordination_service",

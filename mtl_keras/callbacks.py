@@ -27,6 +27,9 @@ class TerminateOnNaNTask(keras.callbacks.Callback):
             raise ValueError(f"TerminateOnNaNTask: raise_error must be True or False. Received: raise_error={raise_error!r}")
         self.raise_error = raise_error
         self.nan_task = None
+        # On JAX, Keras runs async-safe callbacks in a thread while the next steps run; a NaN check
+        # reads the trackers' totals, which the running steps hold, so it runs in step there.
+        self.async_safe = keras.backend.backend() != "jax"
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}

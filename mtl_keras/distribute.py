@@ -95,6 +95,10 @@ def multi_worker_strategy(timeout_seconds=60.0, tf_config=None):
     Returns:
         The strategy.
     """
+    from mtl_keras.training import backend
+
+    if backend.name() != "tensorflow":
+        raise backend.unavailable("multi_worker_strategy", "tf.distribute.MultiWorkerMirroredStrategy")
     import tensorflow as tf
 
     from mtl_keras import _compat

@@ -9,15 +9,13 @@ from mtl_keras.label_scaling import LabelScaler
 from mtl_keras.layers.base import TaskAwareLayer, check_parts
 from mtl_keras.layers.heads import TaskHeads
 from mtl_keras.task import Task, as_tasks
-from mtl_keras.training import arguments, fitting
+from mtl_keras.training import arguments, backend, fitting
 from mtl_keras.training.objective import TaskObjective
-from mtl_keras.training.tensorflow.trainer import TensorFlowTrainer
-from mtl_keras.training.tensorflow.updates import SampledUpdates
 from mtl_keras.training.trackers import TaskTrackers
 
 
 @keras.saving.register_keras_serializable(package="mtl_keras")
-class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
+class MultiTaskModel(_compat.ModelHooks, backend.trainer_class(), keras.Model):
     """A Keras model for several tasks, trained by sampling tasks at every step.
 
     The model is a `body` (the shared or task-aware layers `θ_sh`) and one head per task
@@ -178,6 +176,7 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
                 `run_eagerly`, ...). Without `steps_per_execution`, `fit` on a `mtl_keras.data` stream
                 runs up to 32 steps per call (a divisor of the epoch; 1 under `tf.distribute`).
         """
+        backend.check_compile()
         strategy = fitting.compiled_weighting(self.tasks, weighting, loss, metrics)
         #: `steps_per_execution` left to the model: `fit` on a library stream picks it (see `fitting`).
         self.auto_steps_per_execution = "steps_per_execution" not in kwargs
@@ -187,7 +186,7 @@ class MultiTaskModel(_compat.ModelHooks, TensorFlowTrainer, keras.Model):
         self._compile_kwargs = dict(kwargs)
         penalty_names = [layer.name for layer in getattr(self, "penalty_layers", [])]
         self.trackers = TaskTrackers(self.tasks, self.weighting.adaptive, penalty_names)
-        self.updates = SampledUpdates(self.optimizer, len(self.tasks), sampled=self.tasks_per_step < len(self.tasks))
+        self.updates = backend.updates_class()(self.optimizer, len(self.tasks), sampled=self.tasks_per_step < len(self.tasks))
         #: The per-task optimizer copies (empty when every task trains at every step), saved with the model.
         self.task_optimizers = self.updates.task_optimizers
         if self.built:

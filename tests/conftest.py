@@ -29,6 +29,7 @@ except RuntimeError:  # devices already initialised (e.g. by a plugin); distribu
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: a slower test (multi-process, many steps); still run in CI")
+    config.addinivalue_line("markers", "jax: runs mtl-keras on the JAX backend (in subprocesses); skipped without jax")
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,7 @@ _FLATTEN = {"pooling": "flatten"}
 PRESETS = {
     "quick": dict(
         benchmarks=[f"{RELATED_PAIR}:train_size=100", f"{SCALED_PAIR}:train_size=100"],
-        models=["hard_sharing_mlp"],
+        models=["hard_sharing_mlp", "soft_sharing_mlp"],
         weightings=["static"],
         seeds=[0, 1, 2],
         epochs=20,

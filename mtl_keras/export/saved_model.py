@@ -3,6 +3,9 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import uuid
 
 import keras
@@ -126,6 +129,10 @@ def export_saved_model(
     scaling's inverse and any preprocessing layer of the model are in the graph). The export
     needs only TensorFlow to load (`tf.saved_model.load`, `saved_model_cli`, TensorFlow Serving).
 
+    On the JAX backend the model is exported through a TensorFlow process (it is saved to a
+    temporary `.keras` file, which loads on TensorFlow with the same predictions): the SavedModel
+    is the one the TensorFlow backend writes.
+
     The version directory is written to a temporary sibling first and renamed into place, so a
     server watching `base_dir` never sees a half-written version. `assets.extra/mtl_keras_export.json`
     describes the tasks and signatures.
@@ -188,6 +195,10 @@ def export_saved_model(
             f"or another version (next free: {next_version(base_dir)})."
         )
 
+    if keras.backend.backend() != "tensorflow":
+        options = {"input_signature": input_signature, "by_task_id": by_task_id, "verify": verify, "check_finite": check_finite}
+        return _export_in_tensorflow(model, base_dir, version, overwrite, options)
+
     _eager_constants(model)
     plan = signatures_module.build_signatures(
         model, input_signature=input_signature, by_task_id=by_task_id, verify=verify, check_finite=check_finite
@@ -234,6 +245,48 @@ def export_saved_model(
         if os.path.exists(staging):
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+_EXPORT_CODE = """
+import json, sys
+from mtl_keras.export.saved_model import export_saved_model
+request = json.load(open(sys.argv[1], encoding="utf-8"))
+print(export_saved_model(request.pop("model"), request.pop("base_dir"), **request))
+"""
+
+
+def _export_in_tensorflow(model, base_dir, version, overwrite, options):
+    """Exports a model of another backend (JAX) through a TensorFlow process: the same SavedModel as on TensorFlow.
+
+    The signatures of an export (per task, by task id, the in-graph checks) are TensorFlow graphs
+    around the model. A model trained on JAX is saved to a `.keras` file (which loads on the
+    TensorFlow backend with the same predictions) and exported by a Python process running the
+    TensorFlow backend (one process holds one Keras backend).
+    """
+    signature = options["input_signature"]
+    if signature is not None:
+        try:
+            json.dumps(signature)
+        except TypeError:
+            raise ValueError(
+                f"On the {keras.backend.backend()} backend, input_signature must be a shape (or a dict of shapes by "
+                f"task), not TensorFlow specs. Received: input_signature={signature!r}"
+            ) from None
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "model.keras")
+        model.save(path)
+        request = os.path.join(scratch, "request.json")
+        with open(request, "w", encoding="utf-8") as f:
+            json.dump({"model": path, "base_dir": os.fspath(base_dir), "version": version, "overwrite": overwrite, **options}, f)
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+        done = subprocess.run([sys.executable, "-c", _EXPORT_CODE, request], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise ValueError(
+            f"Exporting model '{model.name}' from the {keras.backend.backend()} backend (through a TensorFlow process) "
+            f"failed: {lines[-1] if lines else 'no error message'}"
+        )
+    return done.stdout.strip().splitlines()[-1]
 
 
 def read_metadata(export_dir):

@@ -50,12 +50,18 @@ def build_from_spec(model, x_spec):
     """Builds `model` from a data set's input spec (under its distribution strategy)."""
     if model.built:
         return
-    with model.distribute_strategy.scope():
+    with strategy_scope(model):
         shapes = keras.tree.map_structure(lambda s: (None,) + tuple(s.shape)[1:], x_spec)
         if model.is_per_task_input(x_spec):
             for name in model.task_names:
                 shapes.setdefault(name, next(iter(shapes.values())))
         model.build(shapes)
+
+
+def strategy_scope(model):
+    """The scope of the model's `tf.distribute` strategy (TensorFlow backend), or an empty context (JAX)."""
+    strategy = getattr(model, "distribute_strategy", None)
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def keyed_by_tasks(inputs, task_names):
@@ -82,8 +88,33 @@ def compiled_weighting(tasks, weighting, loss=None, metrics=None):
         )
     strategy = weighting_module.get(weighting)
     strategy.configure(tasks)
+    check_backend(strategy, tasks)
     check_weights_train_something(strategy, tasks)
     return strategy
+
+
+def check_backend(weighting, tasks):
+    """Refuses a weighting strategy that the running Keras backend cannot train with yet, naming both.
+
+    On JAX: loss-level strategies marked for it (`Weighting.backends`), and parameter-level
+    gradient strategies without state (their maths runs on the host, see
+    `mtl_keras/training/jax/gradients.py`).
+    """
+    from mtl_keras.training import backend
+
+    running = backend.name()
+    if running in weighting.backends:
+        return
+    name = type(weighting).__name__
+    if not weighting.uses_gradients:
+        raise backend.unavailable(name, "loss-level weighting")
+    if weighting.uses_representation:
+        raise backend.unavailable(f"{name} with uses_representation=True", "representation-level gradient weighting")
+    probe = type(weighting).from_config(weighting.get_config())
+    probe.configure(tasks)
+    probe.build((len(tasks), 1))
+    if probe.variables:
+        raise backend.unavailable(name, "gradient-level weighting with state")
 
 
 def check_weights_train_something(weighting, tasks):
@@ -151,7 +182,7 @@ def choose_steps_per_execution(model, steps_per_epoch, callbacks=None, most=32):
     chosen = 1
     if (
         not tf.distribute.has_strategy()
-        and model.distribute_strategy is tf.distribute.get_strategy()
+        and getattr(model, "distribute_strategy", tf.distribute.get_strategy()) is tf.distribute.get_strategy()
         and not model.run_eagerly
         and not any(wants_every_batch(c) for c in callbacks or [])
     ):
@@ -215,7 +246,7 @@ def _prepare(model, dataset, training):
         raise ValueError("The data set is empty (cardinality 0).")
     build_from_spec(model, spec[0])
     if model.compiled:
-        with model.distribute_strategy.scope():
+        with strategy_scope(model):
             model.build_optimizer()
 
 

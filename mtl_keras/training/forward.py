@@ -31,7 +31,7 @@ class TaskOutputs(NamedTuple):
     call_loss: object
 
 
-def run_tasks(model, objective, features, y, sample_weight, computed, training, on_task=None):
+def run_tasks(model, objective, features, y, sample_weight, computed, training, on_task=None, cond=None):
     """Each task's `TaskOutputs`, computing only the tasks where `computed` allows.
 
     Args:
@@ -46,6 +46,8 @@ def run_tasks(model, objective, features, y, sample_weight, computed, training, 
         on_task: called as `on_task(i, labels, predictions, mask, loss_sum, count)` with each
             computed task's results (inside its conditional: a skipped task costs nothing), e.g.
             to update its metrics.
+        cond: the conditional, called as `cond(flag, true_fn, false_fn)`; `keras.ops.cond` by
+            default (the JAX trainer passes one that keeps the branch's variable updates).
     """
     outputs = []
     for i, name in enumerate(model.task_names):
@@ -69,7 +71,8 @@ def run_tasks(model, objective, features, y, sample_weight, computed, training, 
             result = TaskOutputs(*compute())
         else:
             zero = ops.zeros((), "float32")
-            result = TaskOutputs(*ops.cond(computed[i], compute, lambda z=zero: (z, z, z)))
+            branch = ops.cond if cond is None else cond
+            result = TaskOutputs(*branch(computed[i], compute, lambda z=zero: (z, z, z)))
         outputs.append(result if any(produced) else result._replace(call_loss=None))
     return outputs
 
@@ -89,3 +92,15 @@ def rows(tensor):
 def total_rows(labels):
     """The number of examples of all tasks together in a dict of label batches (0 for an idle step)."""
     return sum(ops.shape(t)[0] for t in keras.tree.flatten(labels))
+
+
+def check_tasks_present(model, y, training):
+    """Raises a `ValueError` unless `y` is a dict of labels by task name (every task's when `training`)."""
+    if not isinstance(y, dict):
+        raise ValueError(f"MultiTaskModel expects labels as a dict {{task_name: labels}}. Received labels of type {type(y).__name__}.")
+    unknown = sorted(set(y) - set(model.task_names))
+    if unknown:
+        raise ValueError(f"Received labels for tasks the model does not have: {unknown}. Model tasks: {model.task_names}")
+    missing = [name for name in model.task_names if name not in y]
+    if training and missing:
+        raise ValueError(f"Tasks with no data in the batch: {missing}. Every task needs data to train.")

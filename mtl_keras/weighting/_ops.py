@@ -13,6 +13,7 @@ is 0, their state is not updated).
 import functools
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -116,7 +117,10 @@ def adam_update(param, grad, m, v, t, learning_rate, beta_1=0.9, beta_2=0.999, e
 def read(variable):
     """The current value of a Keras or TF variable as a tensor."""
     # `.value` is the replica-local tf.Variable under tf.distribute, so gradients reach every replica.
-    return tf.convert_to_tensor(variable.value if hasattr(variable, "value") else variable)
+    value = variable.value if hasattr(variable, "value") else variable
+    if keras.backend.backend() != "tensorflow":  # JAX: the value held by the step's stateless scope
+        return keras.ops.convert_to_tensor(value)
+    return tf.convert_to_tensor(value)
 
 
 # ---------------------------------------------------------------------- argument checks

@@ -94,6 +94,8 @@ class Weighting(keras.layers.Layer):
     needs_losses = False
     #: Whether the state is sized by the gradient rows: `build((T, P))` must give `P`.
     needs_gradient_size = False
+    #: The Keras backends the strategy trains on (`compile` refuses it on another one).
+    backends = ("tensorflow",)
 
     def __init__(self, *, uses_representation=None, **kwargs):
         super().__init__(**kwargs)
@@ -333,8 +335,8 @@ class LossWeighting(Weighting):
         Returns:
             `(total, weights)`: the scalar objective and the effective weights `∂ total / ∂ L_i` `[T]`.
         """
-        weights = tf.stop_gradient(self.loss_weights(losses, step))
-        return tf.reduce_sum(weights * tf.cast(sampled, losses.dtype) * losses), weights
+        weights = keras.ops.stop_gradient(self.loss_weights(losses, step))
+        return keras.ops.sum(weights * keras.ops.cast(sampled, losses.dtype) * losses), weights
 
     def combine_gradients(self, grads, losses, step):
         """`Gᵀ w` with `w` the loss weights for these losses, the zero rows of `grads` counting as absent."""

@@ -3,7 +3,6 @@
 import math
 
 import keras
-import tensorflow as tf
 
 from mtl_keras.weighting.base import WEIGHTINGS, LossWeighting
 
@@ -24,6 +23,7 @@ class StaticWeighting(LossWeighting):
     """
 
     adaptive = False
+    backends = ("tensorflow", "jax")
 
     def __init__(self, weights=None, **kwargs):
         super().__init__(**kwargs)
@@ -70,7 +70,7 @@ class StaticWeighting(LossWeighting):
         return self._resolve_values()
 
     def loss_weights(self, losses, step):
-        return tf.constant(self.values, dtype=losses.dtype)
+        return keras.ops.convert_to_tensor(self.values, dtype=losses.dtype)
 
     def get_config(self):
         return {**super().get_config(), "weights": self.weights_spec}

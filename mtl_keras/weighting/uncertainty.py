@@ -24,11 +24,11 @@ def uncertainty_objective(losses, log_variances, sampled=None, replicas=1):
     Returns:
         `(objective, weights)`: the scalar objective and the weights `exp(-s_i)` `[T]`.
     """
-    weights = tf.exp(-log_variances)
+    weights = keras.ops.exp(-log_variances)
     terms = weights * losses + log_variances / replicas
     if sampled is not None:
-        terms = terms * tf.cast(sampled, terms.dtype)
-    return tf.reduce_sum(terms), weights
+        terms = terms * keras.ops.cast(sampled, terms.dtype)
+    return keras.ops.sum(terms), weights
 
 
 @WEIGHTINGS.register("uncertainty")
@@ -64,6 +64,7 @@ class UncertaintyWeighting(LossWeighting):
     """
 
     needs_losses = True
+    backends = ("tensorflow", "jax")
 
     def build_state(self, gradient_shape):
         self.log_variances = self.add_weight(
@@ -71,11 +72,11 @@ class UncertaintyWeighting(LossWeighting):
         )
 
     def loss_weights(self, losses, step):
-        return tf.exp(-read(self.log_variances))
+        return keras.ops.exp(-read(self.log_variances))
 
     def combine_losses(self, losses, sampled, step):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         total, weights = uncertainty_objective(
-            losses, tf.cast(read(self.log_variances), losses.dtype), sampled, replicas=replicas
+            losses, keras.ops.cast(read(self.log_variances), losses.dtype), sampled, replicas=replicas
         )
-        return total, tf.stop_gradient(weights)
+        return total, keras.ops.stop_gradient(weights)

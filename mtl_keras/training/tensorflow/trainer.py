@@ -18,7 +18,7 @@ class TensorFlowTrainer:
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        _check_tasks_present(self, y, training=True)
+        forward.check_tasks_present(self, y, training=True)
         if self.steps_per_execution > 1 and not tf.distribute.has_strategy():
             # A resumed epoch ends with idle (empty) steps when several steps run per call: skip them.
             keras.ops.cond(forward.total_rows(y) > 0, lambda: self.train_on_data(x, y, sample_weight), lambda: None)
@@ -59,7 +59,7 @@ class TensorFlowTrainer:
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        _check_tasks_present(self, y, training=False)
+        forward.check_tasks_present(self, y, training=False)
         present = [name in y and (not self.is_per_task_input(x) or name in x) for name in self.task_names]
         names = [n for n, p in zip(self.task_names, present) if p]
         if self.is_per_task_input(x):
@@ -85,17 +85,6 @@ class TensorFlowTrainer:
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self(x, training=False)
-
-
-def _check_tasks_present(model, y, training):
-    if not isinstance(y, dict):
-        raise ValueError(f"MultiTaskModel expects labels as a dict {{task_name: labels}}. Received labels of type {type(y).__name__}.")
-    unknown = sorted(set(y) - set(model.task_names))
-    if unknown:
-        raise ValueError(f"Received labels for tasks the model does not have: {unknown}. Model tasks: {model.task_names}")
-    missing = [name for name in model.task_names if name not in y]
-    if training and missing:
-        raise ValueError(f"Tasks with no data in the batch: {missing}. Every task needs data to train.")
 
 
 def _sampled_tasks(model, y, step):
