@@ -27,13 +27,18 @@ class TerminateOnNaNTask(keras.callbacks.Callback):
             raise ValueError(f"TerminateOnNaNTask: raise_error must be True or False. Received: raise_error={raise_error!r}")
         self.raise_error = raise_error
         self.nan_task = None
+        self._names = None
         # On JAX, Keras runs async-safe callbacks in a thread while the next steps run; a NaN check
         # reads the trackers' totals, which the running steps hold, so it runs in step there.
         self.async_safe = keras.backend.backend() != "jax"
 
+    def on_train_begin(self, logs=None):
+        # Read once: on JAX every access to `self.model` copies the training state into the model.
+        self._names = list(getattr(self.model, "task_names", []))
+
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        names = getattr(self.model, "task_names", [])
+        names = self._names if self._names is not None else getattr(self.model, "task_names", [])
         bad = [n for n in names if f"{n}_loss" in logs and not math.isfinite(float(logs[f"{n}_loss"]))]
         if not bad or self.nan_task is not None:
             return
