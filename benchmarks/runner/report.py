@@ -233,12 +233,12 @@ def summary_table(rows):
 
 
 def fair_table(rows):
-    """Markdown table of every model against the three references, per benchmark; `""` without fair baselines."""
+    """Markdown table of every model against one network per task and each fair baseline that ran; `""` without them."""
     if not any(row.get("versus") and any(v is not None for v in row["versus"].values()) for row in rows):
         return ""
     references = [ref for ref in REFERENCES if any((row.get("versus") or {}).get(ref) for row in rows)]
     lines = [
-        f"### Fair comparisons: Δm % of each model against three references ({WITHIN_NOISE} within noise)",
+        f"### Fair comparisons: Δm % of each model against {len(references) + 1} references ({WITHIN_NOISE} within noise)",
         "",
         "| Benchmark | Model | Weighting | Params | vs one network per task | "
         + " | ".join(REFERENCES[ref] for ref in references) + " |",
@@ -301,7 +301,7 @@ def markdown_report(rows, config, command=None, failed=None):
     lines += [
         f"Settings: {config.epochs} epochs{steps}, batch size {config.batch_size}, Adam learning rate "
         f"{config.learning_rate:g}, seeds {', '.join(str(s) for s in config.seeds)}"
-        + (f", early stopping on the validation loss (patience {config.patience}, best weights restored)" if config.patience else "")
+        + (f", early stopping on {_monitored(config)} (patience {config.patience}, best weights restored)" if config.patience else "")
         + f". {sum(len(r['seeds']) for r in rows)} runs, {_training_minutes(rows):.1f} min of training in total. "
         "Vector (MLP) models see flattened images; image models run on image benchmarks only.",
         "",
@@ -323,18 +323,28 @@ def markdown_report(rows, config, command=None, failed=None):
             "smaller sets are subsets of larger ones); validation and test splits are whole.",
             "",
         ]
-    if config.param_matched or config.tuned_baseline:
-        lines += [
-            "Fair baselines: *single-task, parameters of M* is one network per task scaled to the total parameter "
-            "count of model M; *equal, tuned* is M with equal task weights and its learning rate and weight decay "
-            f"searched by KerasTuner ({config.tuning_trials} random-search trials on the first seed's validation split, "
-            "scored by validation Δm against the single-task baseline).",
-            "",
-        ]
+    fair = []
+    if config.param_matched:
+        fair.append("*single-task, parameters of M* is one network per task scaled to the total parameter count of model M")
+    if config.tuned_baseline:
+        fair.append(
+            "*equal, tuned* is M with equal task weights and its learning rate and weight decay searched by KerasTuner "
+            f"({config.tuning_trials} random-search trials on the first seed's validation split, scored by validation Δm "
+            "against the single-task baseline)"
+        )
+    if fair:
+        lines += ["Fair baselines: " + "; ".join(fair) + ".", ""]
     lines.append(markdown_tables(rows, config))
     if failed:
         lines += ["### Failed runs", ""] + [f"- `{run}`: {message}" for run, message in failed.items()] + [""]
     return "\n".join(lines)
+
+
+def _monitored(config):
+    """What early stopping watches, in words."""
+    if getattr(config, "monitor", "val_loss") == "val_score":
+        return "the validation score (mean relative change of every task's main validation metric)"
+    return "the validation loss"
 
 
 # ---------------------------------------------------------------------- CSV
