@@ -197,6 +197,8 @@ class Weighting(keras.layers.Layer):
     @staticmethod
     def sum_over_replicas(tensor):
         """The sum of `tensor` over the replicas of a `tf.distribute` strategy (identity without one)."""
+        if keras.backend.backend() != "tensorflow":
+            return tensor  # tf.distribute is TensorFlow's; other backends have no replica context here
         context = tf.distribute.get_replica_context()
         if context is None or context.num_replicas_in_sync == 1:
             return tensor
@@ -210,7 +212,7 @@ class Weighting(keras.layers.Layer):
         keep state from loss values (DWA, FAMO) read the sum over replicas so every replica makes
         the same update.
         """
-        return Weighting.sum_over_replicas(tf.stop_gradient(losses))
+        return Weighting.sum_over_replicas(keras.ops.stop_gradient(losses))
 
     # ------------------------------------------------------------------ hooks
     def combine_losses(self, losses, sampled, step):

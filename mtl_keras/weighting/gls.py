@@ -1,7 +1,6 @@
 """Geometric loss strategy, GLS (Chennupati, Sistu, Yogamani & Rawashdeh, CVPR Workshops 2019)."""
 
 import keras
-import tensorflow as tf
 
 from mtl_keras.weighting._ops import check_number
 from mtl_keras.weighting.base import WEIGHTINGS, LossWeighting
@@ -23,12 +22,13 @@ def gls_objective(losses, sampled=None, epsilon=1e-8):
         `(objective, weights)`: the geometric mean (scalar, 0 without sampled task) and the
         weights `[T]` (no gradient).
     """
-    sampled = tf.ones_like(losses) if sampled is None else tf.cast(sampled, losses.dtype)
-    count = tf.reduce_sum(sampled)
-    shifted = tf.maximum(losses, 0.0) + epsilon
-    log_mean = tf.math.divide_no_nan(tf.reduce_sum(sampled * tf.math.log(shifted)), count)
-    objective = tf.where(count > 0, tf.exp(log_mean), tf.zeros_like(log_mean))
-    weights = tf.stop_gradient(tf.math.divide_no_nan(objective, count * shifted) * sampled)
+    ops = keras.ops
+    sampled = ops.ones_like(losses) if sampled is None else ops.cast(sampled, losses.dtype)
+    count = ops.sum(sampled)
+    shifted = ops.maximum(losses, 0.0) + epsilon
+    log_mean = ops.divide_no_nan(ops.sum(sampled * ops.log(shifted)), count)
+    objective = ops.where(count > 0, ops.exp(log_mean), ops.zeros_like(log_mean))
+    weights = ops.stop_gradient(ops.divide_no_nan(objective, count * shifted) * sampled)
     return objective, weights
 
 
@@ -65,15 +65,16 @@ class GLS(LossWeighting):
     """
 
     needs_losses = True
+    backends = ("tensorflow", "jax")
 
     def __init__(self, epsilon=1e-8, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = check_number("GLS", "epsilon", epsilon, minimum=0, strict=True)
 
     def combine_losses(self, losses, sampled, step):
-        sampled = tf.cast(sampled, losses.dtype)
+        sampled = keras.ops.cast(sampled, losses.dtype)
         _, weights = gls_objective(self.global_losses(losses), sampled, self.epsilon)
-        return tf.reduce_sum(weights * sampled * losses), weights
+        return keras.ops.sum(weights * sampled * losses), weights
 
     def loss_weights(self, losses, step):
         return gls_objective(losses, None, self.epsilon)[1]

@@ -94,6 +94,18 @@ def evaluate_arrays():
     return {"logs": {k: float(v) for k, v in logs.items()}}
 
 
+def loss_level():
+    """Loss-level weightings that run on JAX (uncertainty, GLS) on a shared stream."""
+    x, y = _data()
+    results = {}
+    for weighting in ("uncertainty", "gls"):
+        stream = mk.data.shared_input_dataset(x, y, batch_size=16, tasks=_tasks(), seed=0)
+        model = _model(weighting=weighting)
+        history = model.fit(stream, epochs=2, verbose=0)
+        results[weighting] = _summary(model, history, x)
+    return results
+
+
 def gradient_level():
     """Gradient-level weightings (per-task gradients): PCGrad, MGDA and CAGrad on a shared stream, one sampled."""
     x, y = _data()
@@ -220,7 +232,7 @@ def data_parallel():
 CASES = {
     f.__name__: f
     for f in (
-        shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, gradient_level, zoo_models, unavailable, data_parallel
+        shared_stream, multi_input_sampled, arrays_sampled, evaluate_arrays, loss_level, gradient_level, zoo_models, unavailable, data_parallel
     )
 }
 WITH_DIRECTORY = {"save": save, "load": load, "export": export}

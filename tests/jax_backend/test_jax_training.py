@@ -30,6 +30,7 @@ TRAINING = (
     "multi_input_sampled",
     "arrays_sampled",
     "evaluate_arrays",
+    "loss_level",
     "gradient_level",
     "zoo_models",
     "unavailable",
@@ -109,6 +110,14 @@ def test_evaluate_gives_the_tensorflow_logs(runs):
     assert jax_logs.keys() == tf_logs.keys()
     for key in jax_logs:
         np.testing.assert_allclose(jax_logs[key], tf_logs[key], rtol=1e-5, err_msg=key)
+
+
+@pytest.mark.parametrize("weighting", ["uncertainty", "gls"])
+def test_loss_level_weighting_trains_as_on_tensorflow(runs, weighting):
+    trained, _ = runs
+    jax_run = trained["jax"]["loss_level"][weighting]
+    _assert_same_training(jax_run, trained["tensorflow"]["loss_level"][weighting])
+    assert {"digit_weight", "odd_weight", "size_weight"} <= set(jax_run["logs"])
 
 
 @pytest.mark.parametrize("weighting", ["pcgrad", "mgda", "cagrad"])
