@@ -136,12 +136,21 @@ def interruptible(command="mtl-keras"):
             threading.Thread(target=watchdog, name="mtl-keras-interrupt", daemon=True).start()
         raise KeyboardInterrupt
 
+    def quiet_unraisable(unraisable):
+        # An interrupt raised where Python cannot propagate it (e.g. inside a garbage-collector
+        # callback, as JAX installs) is dropped with a printed traceback; the watchdog delivers it
+        # again, so the traceback is only noise.
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            previous_hook(unraisable)
+
     previous = signal.signal(signal.SIGINT, handler)
+    previous_hook, sys.unraisablehook = sys.unraisablehook, quiet_unraisable
     try:
         yield
     finally:
         state["done"].set()
         signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook
 
 
 def _say(message):

@@ -13,13 +13,20 @@ from mtl_keras.data import checks
 
 
 def check_input_shape(input_shape, task_names):
-    """Returns `input_shape` if it is `None`, a tuple of positive sizes, or a dict of them by task; raises otherwise."""
+    """Returns `input_shape` if it is `None`, a tuple of positive sizes, or a dict of them; raises otherwise.
+
+    A dict is keyed by task (one input per task) or by feature (one shared input of named
+    features); a dict mixing task names with other keys is ambiguous and refused.
+    """
     if input_shape is None:
         return None
     if isinstance(input_shape, dict):
-        unknown = sorted(set(map(str, input_shape)) - set(task_names))
-        if unknown:
-            raise ValueError(f"input_shape names tasks the model does not have: {unknown}. Model tasks: {task_names}")
+        keys = set(map(str, input_shape))
+        if keys & set(task_names) and keys - set(task_names):
+            raise ValueError(
+                f"input_shape mixes task names with other keys: {sorted(keys - set(task_names))} are not tasks. "
+                f"Key it by task (one input per task) or by feature only. Model tasks: {task_names}"
+            )
         for name, shape in input_shape.items():
             _check_shape(shape, f"input_shape['{name}']")
         return input_shape

@@ -90,13 +90,21 @@ def test_inputs_of_another_width_than_the_model_name_the_task_and_shapes():
         (dict(input_shape=3), r"input_shape must be a tuple of positive integers.*input_shape=3"),
         (dict(input_shape=(-1,)), r"input_shape=\(-1,\)"),
         (dict(input_shape=(0,)), r"input_shape=\(0,\)"),
-        (dict(input_shape={"cls": (3,), "zzz": (3,)}), r"input_shape names tasks the model does not have: \['zzz'\]"),
+        (dict(input_shape={"cls": (3,), "zzz": (3,)}), r"input_shape mixes task names with other keys: \['zzz'\] are not tasks"),
+        (dict(input_shape={"img": (3,), "meta": 2}), r"input_shape\['meta'\] must be a tuple.*input_shape\['meta'\]=2"),
         (dict(body="dense"), r"body must be a Keras layer or model.*body='dense'"),
     ],
 )
 def test_construction_arguments_are_checked(kwargs, match):
     with pytest.raises(ValueError, match=match):
         mk.MultiTaskModel(TASKS, **kwargs)
+
+
+def test_a_dict_of_named_features_is_a_valid_shared_input_shape():
+    inputs = {"img": keras.Input((3,), name="img"), "meta": keras.Input((2,), name="meta")}
+    body = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Concatenate()([inputs["img"], inputs["meta"]])))
+    model = mk.MultiTaskModel(TASKS, body=body, input_shape={"img": (3,), "meta": (2,)})
+    assert model.built and model.built_input_shape == {"img": (None, 3), "meta": (None, 2)}
 
 
 def test_predict_names_unknown_tasks_of_a_multi_input_model_and_refuses_empty_inputs():
