@@ -236,7 +236,7 @@ class MultiTaskModel(_compat.ModelHooks, backend.trainer_class(), keras.Model):
             return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
     def predict(self, x, *args, **kwargs):
-        arguments.check_predict_inputs(x, self.task_names, isinstance(getattr(self, "built_input_shape", None), dict))
+        arguments.check_predict_inputs(x, self.task_names, getattr(self, "built_input_shape", None))
         return super().predict(x, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):

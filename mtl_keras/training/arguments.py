@@ -86,8 +86,9 @@ def check_fit_arguments(kwargs):
         raise ValueError(f"epochs must be a non-negative integer. Received: epochs={epochs!r}")
 
 
-def check_predict_inputs(x, task_names, built_per_task):
-    """Raises for `predict` inputs keyed by tasks the model lacks (multi-input models) or with no example."""
+def check_predict_inputs(x, task_names, built_shape):
+    """Raises for `predict` inputs keyed by tasks the model lacks (a model built with an input per task) or with no example."""
+    built_per_task = isinstance(built_shape, dict) and bool(built_shape) and set(map(str, built_shape)) <= set(task_names)
     if built_per_task and isinstance(x, dict):
         unknown = sorted(set(map(str, x)) - set(task_names))
         if unknown:
